@@ -1,0 +1,144 @@
+/**
+ * The research configuration: what `autoresearch.config.ts` exports through
+ * `defineResearch`. It names the mutable and immutable files, the phases, the metric and
+ * the budgets, and is validated with messages that name the field and the reason.
+ */
+import { Layer, Result, Schema, SchemaIssue } from "effect"
+
+const Seconds = Schema.Number.check(Schema.isGreaterThan(0))
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Command = Schema.Array(Schema.String).check(Schema.isMinLength(1))
+const RelativePath = Schema.String.check(
+  Schema.makeFilter((path: string) =>
+    path.length > 0 && !path.startsWith("/") && !path.split(/[\\/]/).includes("..")
+      ? undefined
+      : "Expected a path relative to the research directory, without '..'"
+  )
+)
+
+export const MetricSpec = Schema.Struct({
+  /** Name of the primary metric the scorer computes, e.g. `val_psnr`. */
+  name: Schema.NonEmptyString,
+  direction: Schema.Literals(["max", "min"]),
+  /** A candidate must beat the incumbent by more than this (noise). */
+  minDelta: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Further metrics shown in results.tsv, e.g. `val_ssim`. */
+  secondary: Schema.optional(Schema.Array(Schema.String))
+})
+export type MetricSpec = typeof MetricSpec.Type
+
+export const Budget = Schema.Struct({
+  /** Training time each experiment gets; the runner enforces it from outside. */
+  experimentSeconds: Seconds,
+  /** Extra time past the budget before the runner kills training. */
+  graceSeconds: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Limit for the prepare phase (run once per research run). */
+  prepareSeconds: Schema.optional(Seconds),
+  /** Limit for the predict phase. */
+  predictSeconds: Schema.optional(Seconds),
+  /** Experiments in the journal, the baseline included, after which the loop stops. */
+  maxExperiments: Schema.optional(Count),
+  /** Wall-clock seconds for one invocation of the loop. */
+  maxWallSeconds: Schema.optional(Seconds),
+  /** Proposer spending (USD) over the whole research run. */
+  maxCostUsd: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Extra runs with other seeds a candidate must pass before a keep counts. */
+  confirmRuns: Schema.optional(Count)
+})
+export type Budget = typeof Budget.Type
+
+export const Phases = Schema.Struct({
+  /** Builds the data cache once per research run (trusted, immutable). */
+  prepare: Schema.optional(Command),
+  /** Trains the candidate (mutable code). */
+  train: Command,
+  /** Writes predictions from the trained model (trusted, immutable). */
+  predict: Schema.optional(Command),
+  /** Computes metrics from predictions and hidden targets (trusted); used by the command scorer. */
+  score: Schema.optional(Command)
+})
+export type Phases = typeof Phases.Type
+
+const ResearchFields = {
+  name: Schema.optional(Schema.NonEmptyString),
+  /** The interpreter that runs each phase's command, e.g. `python3` or `["uv", "run", "python"]`. */
+  python: Schema.optional(Schema.Union([Schema.NonEmptyString, Command])),
+  mutable: Schema.Array(RelativePath).check(Schema.isMinLength(1)),
+  immutable: Schema.optional(Schema.Array(RelativePath)),
+  /** Instructions for the proposer. */
+  program: Schema.optional(RelativePath),
+  phases: Phases,
+  metric: MetricSpec,
+  budget: Budget,
+  seed: Schema.optional(Schema.Int),
+  /** `python` parses each mutable .py file before an edit is accepted; `none` skips it. */
+  syntaxCheck: Schema.optional(Schema.Literals(["python", "none"])),
+  /** Optional plug-ins (Effect layers) that replace the defaults. */
+  runner: Schema.optional(Schema.declare(Layer.isLayer)),
+  scorer: Schema.optional(Schema.declare(Layer.isLayer)),
+  proposer: Schema.optional(Schema.declare(Layer.isLayer))
+}
+
+export const ResearchConfig = Schema.Struct(ResearchFields)
+export type ResearchConfig = typeof ResearchConfig.Type
+
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  /** Where the config came from (a file path, or `defineResearch`). */
+  source: Schema.String,
+  problems: Schema.Array(Schema.Struct({ field: Schema.String, reason: Schema.String }))
+}) {
+  override get message() {
+    return `invalid research config (${this.source}): ` +
+      this.problems.map((p) => `${p.field}: ${p.reason}`).join("; ")
+  }
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Validates an unknown value as a research config; pure, so it is used by both `defineResearch` and the CLI. */
+export const validateConfig = (input: unknown, source: string): Result.Result<ResearchConfig, ConfigError> => {
+  const decoded = Schema.decodeUnknownResult(ResearchConfig)(input, { errors: "all", onExcessProperty: "error" })
+  if (Result.isSuccess(decoded)) {
+    const config = decoded.success
+    const overlap = config.mutable.filter((path) => config.immutable?.includes(path))
+    if (overlap.length > 0) {
+      return Result.fail(
+        new ConfigError({
+          source,
+          problems: overlap.map((path) => ({ field: "immutable", reason: `${path} is also listed as mutable` }))
+        })
+      )
+    }
+    return Result.succeed(config)
+  }
+  const problems = formatter(decoded.failure.issue).issues.map((issue) => ({
+    field: issue.path?.map((key) => (typeof key === "object" ? String(key.key) : String(key))).join(".") || "(root)",
+    reason: issue.message
+  }))
+  return Result.fail(new ConfigError({ source, problems }))
+}
+
+/** For `autoresearch.config.ts`: validates at import time, so a bad config fails where it is written. */
+export const defineResearch = (config: typeof ResearchConfig.Encoded): ResearchConfig => {
+  const result = validateConfig(config, "defineResearch")
+  if (Result.isFailure(result)) throw result.failure
+  return result.success
+}
+
+/** The values a config leaves out, filled in once so the rest of the code never guesses. */
+export const resolveConfig = (config: ResearchConfig) => ({
+  ...config,
+  python: config.python === undefined ? ["python3"] : typeof config.python === "string" ? [config.python] : [...config.python],
+  immutable: [...new Set([...(config.immutable ?? []), ...(config.program ? [config.program] : []), "autoresearch.config.ts"])],
+  metric: { ...config.metric, minDelta: config.metric.minDelta ?? 0, secondary: config.metric.secondary ?? [] },
+  budget: {
+    ...config.budget,
+    graceSeconds: config.budget.graceSeconds ?? Math.max(5, config.budget.experimentSeconds * 0.1),
+    prepareSeconds: config.budget.prepareSeconds ?? 1800,
+    predictSeconds: config.budget.predictSeconds ?? 300,
+    confirmRuns: config.budget.confirmRuns ?? 0
+  },
+  seed: config.seed ?? 0,
+  syntaxCheck: config.syntaxCheck ?? "python"
+})
+export type ResolvedConfig = ReturnType<typeof resolveConfig>

@@ -1,0 +1,34 @@
+/**
+ * The loop's events, published on a PubSub so that a progress display, a report or a
+ * user's own script can follow a research run without the loop knowing about them.
+ */
+import { Context, Effect, Layer, PubSub, Stream } from "effect"
+import type { Decision } from "./KeepRule.ts"
+import type { JournalEntry } from "./JournalEntry.ts"
+import type { Score } from "./Score.ts"
+
+export type LoopEvent =
+  | { readonly _tag: "Prepared"; readonly fingerprint: string; readonly reused: boolean }
+  | { readonly _tag: "ExperimentStarted"; readonly id: number; readonly description: string; readonly budgetSeconds: number }
+  | { readonly _tag: "PhaseStarted"; readonly id: number; readonly phase: string }
+  | { readonly _tag: "PhaseFinished"; readonly id: number; readonly phase: string; readonly seconds: number }
+  | { readonly _tag: "Scored"; readonly id: number; readonly score: Score }
+  | { readonly _tag: "Decided"; readonly id: number; readonly decision: Decision; readonly entry: JournalEntry }
+  | { readonly _tag: "LoopFinished"; readonly reason: string; readonly best: JournalEntry | undefined }
+
+export class LoopEvents extends Context.Service<LoopEvents, {
+  readonly publish: (event: LoopEvent) => Effect.Effect<void>
+  readonly subscribe: Stream.Stream<LoopEvent>
+}>()("@autoresearch/core/LoopEvents") {
+  static readonly layer = Layer.effect(
+    LoopEvents,
+    Effect.gen(function*() {
+      const pubsub = yield* PubSub.unbounded<LoopEvent>({ replay: 16 })
+      yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
+      return LoopEvents.of({
+        publish: (event) => PubSub.publish(pubsub, event).pipe(Effect.asVoid),
+        subscribe: Stream.fromPubSub(pubsub)
+      })
+    })
+  )
+}

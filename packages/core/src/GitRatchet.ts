@@ -1,0 +1,90 @@
+/**
+ * The Ratchet over git (simple-git). The research runs in its own worktree on branch
+ * `autoresearch/<tag>`, so the user's checkout and uncommitted work are never touched.
+ */
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { simpleGit, type SimpleGit } from "simple-git"
+import type { MetricSpec } from "./Config.ts"
+import { keepRule } from "./KeepRule.ts"
+import { GitError, Ratchet } from "./Ratchet.ts"
+
+const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
+
+export const discardedRef = (id: number) => `refs/autoresearch/discarded/${id}`
+
+const git = (repo: SimpleGit, args: ReadonlyArray<string>) =>
+  Effect.tryPromise({
+    try: () => repo.raw([...args]),
+    catch: (cause) => new GitError({ command: args.join(" "), reason: String((cause as Error).message ?? cause).trim() })
+  }).pipe(Effect.map((out) => out.trim()))
+
+export interface WorktreeOptions {
+  readonly repoRoot: string
+  readonly worktree: string
+  readonly branch: string
+}
+
+/** Creates the research branch and its worktree, or reattaches them on resume. */
+export const ensureWorktree = Effect.fnUntraced(function*(options: WorktreeOptions) {
+  const repo = simpleGit(options.repoRoot)
+  yield* git(repo, ["worktree", "prune"])
+  const branchHead = yield* git(repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${options.branch}`]).pipe(
+    Effect.orElseSucceed(() => "")
+  )
+  if (fs.existsSync(path.join(options.worktree, ".git"))) {
+    const current = yield* git(simpleGit(options.worktree), ["rev-parse", "--abbrev-ref", "HEAD"])
+    if (current !== options.branch) {
+      return yield* new GitError({
+        command: "worktree",
+        reason: `${options.worktree} is on ${current}, expected ${options.branch}`
+      })
+    }
+    return
+  }
+  fs.mkdirSync(path.dirname(options.worktree), { recursive: true })
+  yield* branchHead === ""
+    ? git(repo, ["worktree", "add", "-b", options.branch, options.worktree, "HEAD"])
+    : git(repo, ["worktree", "add", options.worktree, options.branch])
+})
+
+export interface GitRatchetOptions {
+  readonly worktree: string
+  readonly metric: Pick<MetricSpec, "name" | "direction" | "minDelta">
+}
+
+export const make = (options: GitRatchetOptions) => {
+  const repo = simpleGit(options.worktree)
+  const head = git(repo, ["rev-parse", "HEAD"])
+  const restore = Effect.gen(function*() {
+    yield* git(repo, ["reset", "--hard", "--quiet", "HEAD"])
+    yield* git(repo, ["clean", "-fdxq"])
+  })
+  const discard = (id: number, commit: string, parent: string) =>
+    Effect.gen(function*() {
+      yield* git(repo, ["update-ref", discardedRef(id), commit])
+      yield* git(repo, ["reset", "--hard", "--quiet", parent])
+      yield* git(repo, ["clean", "-fdxq"])
+    })
+  return Ratchet.of({
+    head,
+    restore,
+    discard,
+    commit: (message) =>
+      Effect.gen(function*() {
+        yield* git(repo, ["add", "--all"])
+        yield* git(repo, [...identity, "commit", "--quiet", "--no-verify", "-m", message])
+        return yield* head
+      }),
+    decide: (input) =>
+      Effect.gen(function*() {
+        const decision = keepRule(input.candidate, input.incumbent, options.metric)
+        if (decision.keep) yield* restore
+        else yield* discard(input.id, input.commit, input.parent)
+        return decision
+      })
+  })
+}
+
+export const layer = (options: GitRatchetOptions) => Layer.succeed(Ratchet, make(options))

@@ -1,0 +1,35 @@
+/**
+ * One line of `journal.jsonl`: everything that happened to one experiment, whatever
+ * its outcome, so a run can be audited, reported on and resumed.
+ */
+import { Schema } from "effect"
+import { Cost } from "./Proposal.ts"
+
+export const EntryStatus = Schema.Literals(["keep", "discard", "crash", "timeout", "oom", "invalid"])
+export type EntryStatus = typeof EntryStatus.Type
+
+export const JournalEntry = Schema.Struct({
+  id: Schema.Int,
+  /** The incumbent commit the candidate was built on (null for nothing). */
+  parent: Schema.NullOr(Schema.String),
+  /** The candidate's commit (null when the proposal never became one). */
+  commit: Schema.NullOr(Schema.String),
+  status: EntryStatus,
+  metrics: Schema.Record(Schema.String, Schema.Number),
+  reported: Schema.Record(Schema.String, Schema.Number),
+  flags: Schema.Array(Schema.String),
+  description: Schema.String,
+  hypothesis: Schema.String,
+  reason: Schema.optional(Schema.String),
+  source: Schema.optional(Schema.String),
+  seconds: Schema.Record(Schema.String, Schema.Number),
+  cost: Cost,
+  fingerprint: Schema.String,
+  seed: Schema.Int,
+  memoryGb: Schema.optional(Schema.Number),
+  /** Primary metric of each confirmation run, when the config asks for them. */
+  confirmations: Schema.optional(Schema.Array(Schema.Number)),
+  startedAt: Schema.String,
+  finishedAt: Schema.String
+})
+export type JournalEntry = typeof JournalEntry.Type

@@ -1,0 +1,401 @@
+/**
+ * The research loop: prepare the data once, run the unmodified baseline as experiment 0,
+ * then propose, commit, train, predict, score, decide and record, until a budget runs
+ * out or the proposer has nothing left. It resumes from git and the journal: an
+ * experiment cut short is run again, and none is recorded twice.
+ */
+import { Clock, Effect, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { budgetLeft, stopReason } from "./Budgets.ts"
+import type { ResolvedConfig } from "./Config.ts"
+import { LoopEvents } from "./Events.ts"
+import type { Experiment, Phase } from "./Experiment.ts"
+import { Journal } from "./Journal.ts"
+import type { EntryStatus, JournalEntry } from "./JournalEntry.ts"
+import { beats, type Decision, keepRule } from "./KeepRule.ts"
+import { zeroCost, type Proposal } from "./Proposal.ts"
+import { Proposer } from "./Proposer.ts"
+import { Ratchet } from "./Ratchet.ts"
+import type { PhaseResult, RunResult } from "./RunResult.ts"
+import { Runner } from "./Runner.ts"
+import type { Score } from "./Score.ts"
+import { Scorer } from "./Scorer.ts"
+import { changedPaths, fingerprint, type Seal } from "./Seal.ts"
+import { Workspace } from "./Workspace.ts"
+
+/** Where a research run keeps its state; see `Research.paths`. */
+export interface LoopPaths {
+  readonly stateDir: string
+  readonly cacheDir: string
+  readonly runsDir: string
+  /** Paths no phase may see besides the hidden targets (e.g. the repository's .git). */
+  readonly hidden: ReadonlyArray<string>
+}
+
+export class LoopError extends Schema.TaggedError<LoopError>()("LoopError", {
+  reason: Schema.String
+}) {}
+
+export class ImmutableModified extends Schema.TaggedError<ImmutableModified>()("ImmutableModified", {
+  paths: Schema.Array(Schema.String),
+  when: Schema.String
+}) {
+  override get message() {
+    return `immutable files changed ${this.when}: ${this.paths.join(", ")}`
+  }
+}
+
+export interface LoopSummary {
+  readonly reason: string
+  readonly ran: number
+  readonly best: JournalEntry | undefined
+  readonly entries: ReadonlyArray<JournalEntry>
+}
+
+/** The kept entry with the best primary metric. */
+export const bestEntry = (entries: ReadonlyArray<JournalEntry>, metric: ResolvedConfig["metric"]) =>
+  entries.reduce<JournalEntry | undefined>((best, entry) => {
+    const value = entry.metrics[metric.name]
+    if (entry.status !== "keep" || value === undefined) return best
+    if (best === undefined) return entry
+    return beats(value, best.metrics[metric.name]!, metric.direction) ? entry : best
+  }, undefined)
+
+const finite = (record: Readonly<Record<string, number>>) =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => Number.isFinite(value)))
+
+const tail = (file: string, lines = 40) => {
+  if (!fs.existsSync(file)) return ""
+  const size = fs.statSync(file).size
+  const fd = fs.openSync(file, "r")
+  try {
+    const length = Math.min(size, 16_384)
+    const buffer = Buffer.alloc(length)
+    fs.readSync(fd, buffer, 0, length, size - length)
+    return buffer.toString("utf8").split("\n").slice(-lines).join("\n")
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const entryStatus = (run: RunResult, score: Score | undefined, decision: Decision): EntryStatus => {
+  if (decision.keep) return "keep"
+  if (run.status === "crash" || run.status === "timeout" || run.status === "oom") return run.status
+  if (run.status === "killed") return "crash"
+  if (score === undefined || score.status === "invalid" || score.flags.includes("immutable-modified")) return "invalid"
+  return "discard"
+}
+
+export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths: LoopPaths) {
+  const proposer = yield* Proposer
+  const runner = yield* Runner
+  const scorer = yield* Scorer
+  const ratchet = yield* Ratchet
+  const workspace = yield* Workspace
+  const journal = yield* Journal
+  const events = yield* LoopEvents
+  const startedMs = yield* Clock.currentTimeMillis
+  const cache = {
+    train: path.join(paths.cacheDir, "train"),
+    inputs: path.join(paths.cacheDir, "inputs"),
+    hidden: path.join(paths.cacheDir, "hidden")
+  }
+  const hidden = [cache.hidden, ...paths.hidden]
+
+  const makeExperiment = (id: string, seed: number, phases: ReadonlyArray<Phase>): Experiment => {
+    const runDir = path.join(paths.runsDir, id)
+    fs.rmSync(runDir, { recursive: true, force: true })
+    fs.mkdirSync(runDir, { recursive: true })
+    return { id, workdir: workspace.dir, runDir, seed, phases, hidden }
+  }
+  const baseEnv = (runDir: string, seed: number) => ({
+    AUTORESEARCH_RUN_DIR: runDir,
+    AUTORESEARCH_SEED: String(seed),
+    AUTORESEARCH_BUDGET_SECONDS: String(config.budget.experimentSeconds)
+  })
+  const phasesFor = (runDir: string, seed: number): Array<Phase> => [
+    {
+      name: "train",
+      command: [...config.python, ...config.phases.train],
+      timeoutSeconds: config.budget.experimentSeconds + config.budget.graceSeconds,
+      env: { ...baseEnv(runDir, seed), AUTORESEARCH_DATA_DIR: cache.train },
+      readable: [cache.train],
+      writable: []
+    },
+    ...(config.phases.predict === undefined ? [] : [{
+      name: "predict",
+      command: [...config.python, ...config.phases.predict],
+      timeoutSeconds: config.budget.predictSeconds,
+      env: { ...baseEnv(runDir, seed), AUTORESEARCH_INPUTS_DIR: cache.inputs },
+      readable: [cache.inputs],
+      writable: []
+    }])
+  ]
+
+  /** Runs the phases one by one, publishing progress; stops at the first that fails. */
+  const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
+    const results: Array<PhaseResult> = []
+    let last: RunResult | undefined
+    for (const phase of experiment.phases) {
+      yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name })
+      last = yield* runner.run({ ...experiment, phases: [phase] })
+      results.push(...last.phases)
+      yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: last.phases[0]?.seconds ?? 0 })
+      if (last.status !== "ok") break
+    }
+    return { ...last!, phases: results, runDir: experiment.runDir } satisfies RunResult
+  })
+
+  const cacheSeal = Effect.map(workspace.seal({ cache: paths.cacheDir }), (seal) =>
+    Object.fromEntries(Object.entries(seal).filter(([key]) => key.startsWith("cache/"))))
+
+  // Data cache: built once per research run by the trusted prepare phase, rebuilt if damaged.
+  const prepare = Effect.fnUntraced(function*(force: boolean) {
+    const marker = path.join(paths.stateDir, "cache.fingerprint")
+    if (!force && fs.existsSync(marker)) {
+      const recorded = fs.readFileSync(marker, "utf8").trim()
+      if (fingerprint(yield* cacheSeal) === recorded) return recorded
+    }
+    fs.rmSync(paths.cacheDir, { recursive: true, force: true })
+    for (const dir of Object.values(cache)) fs.mkdirSync(dir, { recursive: true })
+    if (config.phases.prepare !== undefined) {
+      const experiment = makeExperiment("prepare", config.seed, [{
+        name: "prepare",
+        command: [...config.python, ...config.phases.prepare],
+        timeoutSeconds: config.budget.prepareSeconds,
+        env: { AUTORESEARCH_CACHE_DIR: paths.cacheDir, AUTORESEARCH_SEED: String(config.seed) },
+        readable: [],
+        writable: [paths.cacheDir]
+      }])
+      const result = yield* runPhases(-1, experiment)
+      if (result.status !== "ok") {
+        return yield* new LoopError({
+          reason: `prepare failed (${result.reason ?? result.status}); log: ${result.phases[0]?.logPath}\n${result.logTail}`
+        })
+      }
+    }
+    const value = fingerprint(yield* cacheSeal)
+    fs.writeFileSync(marker, value + "\n")
+    return value
+  })
+
+  // Resume: put the branch back on the journal's incumbent; a candidate cut short is set aside.
+  let entries = [...(yield* journal.entries)]
+  const keptCommit = () => [...entries].reverse().find((entry) => entry.status === "keep")?.commit
+  const head = yield* ratchet.head
+  const incumbentCommit = keptCommit()
+  if (incumbentCommit && head !== incumbentCommit) {
+    yield* ratchet.discard(entries.length, head, incumbentCommit)
+  }
+  yield* ratchet.restore
+
+  const dataFingerprint = yield* prepare(false)
+  const recordedFingerprint = entries[0]?.fingerprint
+  if (recordedFingerprint !== undefined && recordedFingerprint !== dataFingerprint) {
+    return yield* new LoopError({
+      reason: `the data cache changed since this research run began (${recordedFingerprint} -> ${dataFingerprint}); start a new tag`
+    })
+  }
+  yield* events.publish({ _tag: "Prepared", fingerprint: dataFingerprint, reused: entries.length > 0 })
+  let cacheBaseline = yield* cacheSeal
+
+  // The immutable files' seal is fixed at the first start and checked on every resume.
+  const sealFile = path.join(paths.stateDir, "seal.json")
+  const immutableSeal = Object.fromEntries(
+    Object.entries(yield* workspace.seal()).filter(([key]) => !key.startsWith("cache/"))
+  )
+  if (fs.existsSync(sealFile)) {
+    const recorded = JSON.parse(fs.readFileSync(sealFile, "utf8")) as Seal
+    const changed = changedPaths(recorded, immutableSeal)
+    if (changed.length > 0) return yield* new ImmutableModified({ paths: changed, when: "since this research run began" })
+  } else {
+    fs.writeFileSync(sealFile, JSON.stringify(immutableSeal, null, 2))
+  }
+
+  let ran = 0
+  const spentUsd = () => entries.reduce((sum, entry) => sum + entry.cost.usd, 0)
+  const finish = (reason: string) =>
+    Effect.gen(function*() {
+      const best = bestEntry(entries, config.metric)
+      yield* events.publish({ _tag: "LoopFinished", reason, best })
+      return { reason, ran, best, entries } satisfies LoopSummary
+    })
+
+  while (true) {
+    const now = yield* Clock.currentTimeMillis
+    const spent = { experiments: entries.length, elapsedSeconds: (now - startedMs) / 1000, usd: spentUsd() }
+    const stop = stopReason(config.budget, spent)
+    if (stop !== undefined) return yield* finish(stop)
+
+    const id = entries.length
+    const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const seconds: Record<string, number> = {}
+    const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const t0 = yield* Clock.currentTimeMillis
+        const result = yield* effect
+        seconds[name] = ((yield* Clock.currentTimeMillis) - t0) / 1000
+        return result
+      })
+    const parent = yield* ratchet.head
+    const incumbent = [...entries].reverse().find((entry) => entry.status === "keep")
+    const incumbentValue = incumbent?.metrics[config.metric.name]
+
+    let proposal: Proposal = { description: "baseline", hypothesis: "the unmodified code", edits: [] }
+    if (id > 0) {
+      const lastFailed = [...entries].reverse().find((entry) => entry.status !== "keep" && entry.status !== "discard")
+      const context = {
+        program: yield* workspace.program,
+        files: yield* workspace.files,
+        journal: entries,
+        metric: config.metric,
+        lastFailure: lastFailed === undefined ? undefined : {
+          id: lastFailed.id,
+          status: lastFailed.status,
+          reason: lastFailed.reason ?? "",
+          logTail: tail(path.join(paths.runsDir, String(lastFailed.id), "train.log"))
+        },
+        left: budgetLeft(config.budget, spent),
+        check: (edits: Proposal["edits"]) => Effect.asVoid(workspace.check(edits))
+      }
+      const proposed = yield* timed("propose", proposer.propose(context)).pipe(
+        Effect.catchTag("ProposerExhausted", () => Effect.succeed(undefined))
+      )
+      if (proposed === undefined) return yield* finish(`proposer ${proposer.name} has nothing more to propose`)
+      proposal = proposed
+    }
+    yield* events.publish({
+      _tag: "ExperimentStarted",
+      id,
+      description: proposal.description,
+      budgetSeconds: config.budget.experimentSeconds
+    })
+
+    const record = (fields: Partial<JournalEntry> & Pick<JournalEntry, "status" | "commit">) =>
+      Effect.gen(function*() {
+        const finishedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+        seconds.total = (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000
+        const entry: JournalEntry = {
+          id,
+          parent: id === 0 ? null : parent,
+          metrics: {},
+          reported: {},
+          flags: [],
+          description: proposal.description,
+          hypothesis: proposal.hypothesis,
+          ...(proposal.source === undefined ? {} : { source: proposal.source }),
+          seconds: { ...seconds },
+          cost: proposal.cost ?? zeroCost,
+          fingerprint: dataFingerprint,
+          seed: config.seed,
+          startedAt,
+          finishedAt,
+          ...fields
+        }
+        yield* journal.append(entry)
+        entries = [...entries, entry]
+        ran++
+        return entry
+      })
+
+    if (id > 0) {
+      const applied = yield* Effect.result(workspace.apply(proposal.edits))
+      if (applied._tag === "Failure") {
+        yield* ratchet.restore
+        const entry = yield* record({ status: "invalid", commit: null, reason: `edit rejected: ${applied.failure.message}` })
+        yield* events.publish({ _tag: "Decided", id, decision: { keep: false, reason: entry.reason!, flags: [] }, entry })
+        continue
+      }
+    }
+    const commit = id === 0 ? parent : yield* timed("commit", ratchet.commit(`autoresearch #${id}: ${proposal.description}`))
+
+    const evaluate = Effect.fnUntraced(function*(seed: number, label: string) {
+      const experiment = makeExperiment(label, seed, [])
+      const result = yield* runPhases(id, { ...experiment, phases: phasesFor(experiment.runDir, seed) })
+      const flags: Array<string> = []
+      const immutableChanged = changedPaths(
+        immutableSeal,
+        Object.fromEntries(Object.entries(yield* workspace.seal()).filter(([key]) => !key.startsWith("cache/")))
+      )
+      const cacheChanged = changedPaths(cacheBaseline, yield* cacheSeal)
+      if (immutableChanged.length > 0 || cacheChanged.length > 0) flags.push("immutable-modified")
+      if (cacheChanged.length > 0) {
+        const rebuilt = yield* prepare(true)
+        if (rebuilt !== dataFingerprint) {
+          return yield* new LoopError({ reason: `rebuilding the data cache gave another fingerprint (${rebuilt})` })
+        }
+        cacheBaseline = yield* cacheSeal
+      }
+      let score: Score | undefined
+      if (result.status === "ok") {
+        score = yield* scorer.score({ experiment, run: result, hiddenDir: cache.hidden, cacheDir: paths.cacheDir, incumbent })
+        score = { ...score, metrics: finite(score.metrics), reported: finite(score.reported), flags: [...new Set([...score.flags, ...flags])] }
+        yield* events.publish({ _tag: "Scored", id, score })
+      } else if (flags.length > 0) {
+        score = { status: "invalid", reason: `immutable files changed`, metrics: {}, reported: {}, flags }
+      }
+      if (immutableChanged.length > 0 || cacheChanged.length > 0) {
+        score = { ...score!, status: "invalid", reason: `immutable files changed: ${[...immutableChanged, ...cacheChanged].join(", ")}` }
+      }
+      return { result, score }
+    })
+
+    const first = yield* evaluate(config.seed, String(id))
+    for (const phase of first.result.phases) seconds[phase.name] = phase.seconds
+    let { score } = first
+    const { result } = first
+    const confirmations: Array<number> = []
+    let decision: Decision
+    if (id === 0) {
+      const ok = result.status === "ok" && score?.status === "ok"
+      const value = score?.metrics[config.metric.name]
+      const belowGate = score?.gate !== undefined && value !== undefined &&
+        !beats(value, score.gate.value, config.metric.direction)
+      decision = ok
+        ? { keep: true, reason: "baseline", flags: belowGate ? [`below-${score!.gate!.name}`] : [] }
+        : { keep: false, reason: result.reason ?? score?.reason ?? "baseline failed", flags: [] }
+    } else {
+      const candidate = { runStatus: result.status, score }
+      decision = yield* ratchet.decide({ id, commit, parent, candidate, incumbent: incumbentValue })
+      if (decision.keep && config.budget.confirmRuns > 0) {
+        // A keep counts only if the mean over other seeds still passes the rule.
+        const values = [score!.metrics[config.metric.name]!]
+        for (let k = 1; k <= config.budget.confirmRuns; k++) {
+          const again = yield* evaluate(config.seed + k, `${id}-seed${config.seed + k}`)
+          const value = again.score?.status === "ok" && again.result.status === "ok"
+            ? again.score.metrics[config.metric.name]
+            : undefined
+          confirmations.push(value ?? Number.NaN)
+          values.push(value ?? Number.NaN)
+        }
+        const mean = values.reduce((a, b) => a + b, 0) / values.length
+        const confirmed = { ...score!, metrics: { ...score!.metrics, [config.metric.name]: mean } }
+        const second = keepRule({ runStatus: "ok", score: confirmed }, incumbentValue, config.metric)
+        if (!second.keep) {
+          yield* ratchet.discard(id, commit, parent)
+          decision = { ...second, reason: `not confirmed over ${values.length} seeds: ${second.reason}` }
+        }
+        score = confirmed
+      }
+    }
+    const status = entryStatus(result, score, decision)
+    const entry = yield* record({
+      status,
+      commit,
+      metrics: score?.metrics ?? {},
+      reported: score?.reported ?? {},
+      flags: [...new Set([...(score?.flags ?? []), ...decision.flags])],
+      ...(status === "keep" ? {} : { reason: result.status !== "ok" ? (result.reason ?? result.status) : decision.reason }),
+      ...(status === "keep" ? { reason: decision.reason } : {}),
+      ...(result.peakMemoryGb === undefined ? {} : { memoryGb: result.peakMemoryGb }),
+      ...(confirmations.length > 0 ? { confirmations: confirmations.filter(Number.isFinite) } : {})
+    })
+    yield* events.publish({ _tag: "Decided", id, decision, entry })
+    if (id === 0 && !decision.keep) {
+      return yield* new LoopError({
+        reason: `the baseline (experiment 0) failed: ${entry.reason}; fix ${config.phases.train.join(" ")} before searching. Log: ${result.phases.at(-1)?.logPath ?? ""}`
+      })
+    }
+  }
+})

@@ -1,0 +1,162 @@
+/**
+ * Opening a research run: finds the repository that holds the research directory,
+ * checks that what must be committed is, creates or reattaches the run's worktree on
+ * `autoresearch/<tag>`, takes the run's lock, and provides the services the loop needs.
+ */
+import { Effect, Layer, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { simpleGit } from "simple-git"
+import type { ResolvedConfig } from "./Config.ts"
+import { LoopEvents } from "./Events.ts"
+import * as GitRatchet from "./GitRatchet.ts"
+import * as Journal from "./Journal.ts"
+import type { LoopPaths } from "./Loop.ts"
+import * as Workspace from "./Workspace.ts"
+
+export class ResearchError extends Schema.TaggedError<ResearchError>()("ResearchError", {
+  reason: Schema.String,
+  fix: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return this.fix ? `${this.reason} (${this.fix})` : this.reason
+  }
+}
+
+export interface ResearchPaths extends LoopPaths {
+  readonly repoRoot: string
+  /** The research directory, relative to the repository root. */
+  readonly relative: string
+  readonly worktree: string
+  /** The research directory inside the worktree, where experiments run. */
+  readonly workdir: string
+  readonly branch: string
+}
+
+export const isValidTag = (tag: string) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag) && !tag.includes("..")
+
+const run = (cwd: string, args: ReadonlyArray<string>) =>
+  Effect.tryPromise({ try: () => simpleGit(cwd).raw([...args]), catch: (cause) => String((cause as Error).message ?? cause) }).pipe(
+    Effect.map((out) => out.trim())
+  )
+
+/** Where a research run keeps its state, below the repository's `.autoresearch/<tag>/`. */
+export const paths = Effect.fnUntraced(function*(dir: string, tag: string) {
+  const absolute = path.resolve(dir)
+  if (!fs.existsSync(absolute) || !fs.statSync(absolute).isDirectory()) {
+    return yield* new ResearchError({ reason: `research directory not found: ${dir}` })
+  }
+  if (!isValidTag(tag)) {
+    return yield* new ResearchError({ reason: `invalid tag '${tag}'`, fix: "use letters, digits, '.', '_' and '-'" })
+  }
+  const repoRoot = yield* run(absolute, ["rev-parse", "--show-toplevel"]).pipe(
+    Effect.mapError(() =>
+      new ResearchError({ reason: `${dir} is not inside a git repository`, fix: "run `git init` and commit the research directory" })
+    )
+  )
+  const realRoot = fs.realpathSync(repoRoot)
+  const relative = path.relative(realRoot, fs.realpathSync(absolute))
+  const stateDir = path.join(realRoot, ".autoresearch", tag)
+  const worktree = path.join(stateDir, "worktree")
+  return {
+    repoRoot: realRoot,
+    relative,
+    stateDir,
+    worktree,
+    workdir: path.join(worktree, relative),
+    cacheDir: path.join(stateDir, "cache"),
+    runsDir: path.join(stateDir, "runs"),
+    branch: `autoresearch/${tag}`,
+    hidden: [path.join(realRoot, ".git"), path.join(realRoot, ".autoresearch")]
+  } satisfies ResearchPaths
+})
+
+/** Checks the user's checkout: the research directory is committed and its immutable files unmodified. */
+export const checkCheckout = Effect.fnUntraced(function*(where: ResearchPaths, config: Pick<ResolvedConfig, "mutable" | "immutable">) {
+  const inRepo = (file: string) => path.join(where.relative, file)
+  const head = yield* run(where.repoRoot, ["rev-parse", "--verify", "--quiet", "HEAD"]).pipe(Effect.orElseSucceed(() => ""))
+  if (head === "") {
+    return yield* new ResearchError({ reason: "the repository has no commit yet", fix: "commit the research directory" })
+  }
+  const tracked = new Set((yield* run(where.repoRoot, ["ls-files", "--", where.relative || "."]).pipe(
+    Effect.orElseSucceed(() => "")
+  )).split("\n"))
+  const untracked = [...config.mutable, ...config.immutable].filter((file) => !tracked.has(inRepo(file)))
+  if (untracked.length > 0) {
+    return yield* new ResearchError({
+      reason: `not committed: ${untracked.join(", ")}`,
+      fix: "the research runs from the committed version; `git add` and commit them"
+    })
+  }
+  const status = yield* run(where.repoRoot, ["status", "--porcelain", "--", ...config.immutable.map(inRepo)]).pipe(
+    Effect.orElseSucceed(() => "")
+  )
+  if (status !== "") {
+    const files = status.split("\n").map((line) => line.slice(3))
+    return yield* new ResearchError({
+      reason: `immutable files have uncommitted changes: ${files.join(", ")}`,
+      fix: "commit or revert them; the research runs from the committed version"
+    })
+  }
+  const mutableStatus = yield* run(where.repoRoot, ["status", "--porcelain", "--", ...config.mutable.map(inRepo)]).pipe(
+    Effect.orElseSucceed(() => "")
+  )
+  return mutableStatus === "" ? [] : [`uncommitted changes to mutable files are not part of the research: ${mutableStatus.split("\n").map((line) => line.slice(3)).join(", ")}`]
+})
+
+const processAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** One loop per tag at a time; a lock left by a killed process is taken over. */
+export const lock = (where: ResearchPaths) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      fs.mkdirSync(where.stateDir, { recursive: true })
+      const file = path.join(where.stateDir, "lock")
+      if (fs.existsSync(file)) {
+        const pid = Number(fs.readFileSync(file, "utf8").trim())
+        if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) {
+          return yield* new ResearchError({ reason: `another autoresearch process (pid ${pid}) is running tag ${path.basename(where.stateDir)}` })
+        }
+      }
+      fs.writeFileSync(file, String(process.pid))
+      return file
+    }),
+    (file) => Effect.sync(() => fs.rmSync(file, { force: true }))
+  )
+
+/** Keeps `.autoresearch/` out of `git status` without touching the user's .gitignore. */
+const excludeStateDir = Effect.fnUntraced(function*(repoRoot: string) {
+  const common = yield* run(repoRoot, ["rev-parse", "--git-common-dir"]).pipe(Effect.orElseSucceed(() => ".git"))
+  const file = path.resolve(repoRoot, common, "info", "exclude")
+  const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
+  if (!text.split("\n").includes("/.autoresearch/")) {
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.appendFileSync(file, `${text.endsWith("\n") || text === "" ? "" : "\n"}/.autoresearch/\n`)
+  }
+})
+
+/**
+ * Opens the research run and provides Workspace, Journal, Ratchet and LoopEvents; the
+ * caller adds a Proposer, a Runner and a Scorer. Scoped: the lock is held while it lives.
+ */
+export const layer = (where: ResearchPaths, config: ResolvedConfig) =>
+  Layer.unwrap(
+    Effect.gen(function*() {
+      yield* lock(where)
+      yield* excludeStateDir(where.repoRoot)
+      yield* GitRatchet.ensureWorktree({ repoRoot: where.repoRoot, worktree: where.worktree, branch: where.branch })
+      return Layer.mergeAll(
+        Workspace.layer(where.workdir, config),
+        Journal.layer(where.stateDir, config.metric),
+        GitRatchet.layer({ worktree: where.worktree, metric: config.metric }),
+        LoopEvents.layer
+      )
+    })
+  )

@@ -1,0 +1,31 @@
+/**
+ * What a runner hands back for one experiment: how it ended, and per phase the exit,
+ * the duration and where the log is. The runner says what happened; it never scores.
+ */
+import { Schema } from "effect"
+
+export const RunStatus = Schema.Literals(["ok", "crash", "timeout", "oom", "killed"])
+export type RunStatus = typeof RunStatus.Type
+
+export const PhaseResult = Schema.Struct({
+  name: Schema.String,
+  exitCode: Schema.NullOr(Schema.Number),
+  signal: Schema.NullOr(Schema.String),
+  seconds: Schema.Number,
+  logPath: Schema.String,
+  timedOut: Schema.Boolean
+})
+export type PhaseResult = typeof PhaseResult.Type
+
+export const RunResult = Schema.Struct({
+  status: RunStatus,
+  /** One line saying why, when the status is not `ok`. */
+  reason: Schema.optional(Schema.String),
+  phases: Schema.Array(PhaseResult),
+  runDir: Schema.String,
+  peakMemoryGb: Schema.optional(Schema.Number),
+  /** The last lines of the log of the phase that ended the run. */
+  logTail: Schema.String,
+  warnings: Schema.optional(Schema.Array(Schema.String))
+})
+export type RunResult = typeof RunResult.Type

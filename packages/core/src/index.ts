@@ -1,0 +1,27 @@
+/**
+ * @autoresearch/core: the domain of an autonomous research loop, its four swappable
+ * services (Proposer, Runner, Scorer, Ratchet), and the loop that composes them.
+ */
+export * as Budgets from "./Budgets.ts"
+export * as Config from "./Config.ts"
+export { defineResearch, type ResearchConfig } from "./Config.ts"
+export * as Edits from "./Edits.ts"
+export * as Events from "./Events.ts"
+export * as Experiment from "./Experiment.ts"
+export * as GitRatchet from "./GitRatchet.ts"
+export * as Journal from "./Journal.ts"
+export * as JournalEntry from "./JournalEntry.ts"
+export * as KeepRule from "./KeepRule.ts"
+export * as Loop from "./Loop.ts"
+export * as Proposal from "./Proposal.ts"
+export * as Proposer from "./Proposer.ts"
+export * as Ratchet from "./Ratchet.ts"
+export * as ReplayProposer from "./ReplayProposer.ts"
+export * as Reported from "./Reported.ts"
+export * as Research from "./Research.ts"
+export * as RunResult from "./RunResult.ts"
+export * as Runner from "./Runner.ts"
+export * as Score from "./Score.ts"
+export * as Scorer from "./Scorer.ts"
+export * as Seal from "./Seal.ts"
+export * as Workspace from "./Workspace.ts"
