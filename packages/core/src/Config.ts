@@ -4,6 +4,9 @@
  * the budgets, and is validated with messages that name the field and the reason.
  */
 import { Layer, Result, Schema, SchemaIssue } from "effect"
+import type { Proposer } from "./Proposer.ts"
+import type { Runner } from "./Runner.ts"
+import type { Scorer } from "./Scorer.ts"
 
 const Seconds = Schema.Number.check(Schema.isGreaterThan(0))
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
@@ -59,6 +62,10 @@ export const Phases = Schema.Struct({
 })
 export type Phases = typeof Phases.Type
 
+/** A plug-in is an Effect layer that provides one service and needs nothing else. */
+const plugin = <S>(expected: string) =>
+  Schema.declare((u: unknown): u is Layer.Layer<S, unknown> => Layer.isLayer(u), { expected })
+
 const ResearchFields = {
   name: Schema.optional(Schema.NonEmptyString),
   /** The interpreter that runs each phase's command, e.g. `python3` or `["uv", "run", "python"]`. */
@@ -74,9 +81,9 @@ const ResearchFields = {
   /** `python` parses each mutable .py file before an edit is accepted; `none` skips it. */
   syntaxCheck: Schema.optional(Schema.Literals(["python", "none"])),
   /** Optional plug-ins (Effect layers) that replace the defaults. */
-  runner: Schema.optional(Schema.declare(Layer.isLayer)),
-  scorer: Schema.optional(Schema.declare(Layer.isLayer)),
-  proposer: Schema.optional(Schema.declare(Layer.isLayer))
+  runner: Schema.optional(plugin<Runner>("a Runner layer")),
+  scorer: Schema.optional(plugin<Scorer>("a Scorer layer")),
+  proposer: Schema.optional(plugin<Proposer>("a Proposer layer"))
 }
 
 export const ResearchConfig = Schema.Struct(ResearchFields)

@@ -22,7 +22,10 @@ export class Journal extends Context.Service<Journal, {
   readonly dir: string
   readonly entries: Effect.Effect<ReadonlyArray<JournalEntry>>
   readonly append: (entry: JournalEntry) => Effect.Effect<void, JournalError>
-}>()("@autoresearch/core/Journal") {}
+}>()("@autoresearch/core/Journal") {
+  /** Opens (or creates) the journal in `dir`. */
+  static readonly layer = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">) => Layer.effect(Journal, openJournal(dir, metric))
+}
 
 const decodeEntry = Schema.decodeUnknownSync(Schema.fromJsonString(JournalEntry))
 
@@ -65,7 +68,7 @@ const writeAtomically = (file: string, content: string) => {
   fs.renameSync(temporary, file)
 }
 
-export const make = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">) =>
+export const openJournal = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">) =>
   Effect.try({
     try: () => {
       fs.mkdirSync(dir, { recursive: true })
@@ -97,5 +100,3 @@ export const make = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">
     catch: (cause) =>
       cause instanceof JournalError ? cause : new JournalError({ file: path.join(dir, "journal.jsonl"), reason: String(cause) })
   })
-
-export const layer = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">) => Layer.effect(Journal, make(dir, metric))

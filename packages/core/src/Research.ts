@@ -10,9 +10,9 @@ import { simpleGit } from "simple-git"
 import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
 import * as GitRatchet from "./GitRatchet.ts"
-import * as Journal from "./Journal.ts"
+import { Journal } from "./Journal.ts"
 import type { LoopPaths } from "./Loop.ts"
-import * as Workspace from "./Workspace.ts"
+import { Workspace } from "./Workspace.ts"
 
 export class ResearchError extends Schema.TaggedError<ResearchError>()("ResearchError", {
   reason: Schema.String,

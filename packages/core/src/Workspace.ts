@@ -29,7 +29,9 @@ export class Workspace extends Context.Service<Workspace, {
   readonly apply: (edits: ReadonlyArray<Edit>) => Effect.Effect<void, EditRejected>
   /** Seals the immutable files and the given directories (e.g. the data cache). */
   readonly seal: (trees?: Readonly<Record<string, string>>) => Effect.Effect<Seal>
-}>()("@autoresearch/core/Workspace") {}
+}>()("@autoresearch/core/Workspace") {
+  static readonly layer = (dir: string, config: Parameters<typeof makeWorkspace>[1]) => Layer.succeed(Workspace, makeWorkspace(dir, config))
+}
 
 const readText = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "")
 
@@ -52,7 +54,7 @@ const pythonSyntaxError = (python: ReadonlyArray<string>, file: string, source: 
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 
-export const make = (dir: string, config: Pick<ResolvedConfig, "mutable" | "immutable" | "program" | "python" | "syntaxCheck">) => {
+export const makeWorkspace = (dir: string, config: Pick<ResolvedConfig, "mutable" | "immutable" | "program" | "python" | "syntaxCheck">) => {
   const readMutable = () => new Map(config.mutable.map((file) => [file, readText(path.join(dir, file))]))
   const check = (edits: ReadonlyArray<Edit>) =>
     Effect.gen(function*() {
@@ -86,5 +88,3 @@ export const make = (dir: string, config: Pick<ResolvedConfig, "mutable" | "immu
     seal: (trees = {}) => Effect.sync(() => sealOf(dir, config.immutable, trees))
   })
 }
-
-export const layer = (dir: string, config: Parameters<typeof make>[1]) => Layer.succeed(Workspace, make(dir, config))

@@ -1,0 +1,148 @@
+/**
+ * The `autoresearch` command: `run` opens a research run (or resumes it) and drives the
+ * loop with live progress; `status` prints the experiments table of a run.
+ */
+import {
+
+  LoopEvents,
+  readJournal,
+  Loop,
+  ReplayProposer,
+  Research,
+  type ResolvedConfig
+} from "@autoresearch/core"
+import { CommandScorer } from "@autoresearch/metrics"
+import { LocalRunner } from "@autoresearch/runners"
+import { Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { CliError, loadConfig } from "./LoadConfig.ts"
+import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
+import { table } from "./Table.ts"
+
+const dirArgument = Argument.String("dir").pipe(Argument.withDescription("The research directory (holds autoresearch.config.ts)"))
+const tagFlag = Flag.String("tag").pipe(
+  Flag.withDescription("Name of the research run (branch autoresearch/<tag>); defaults to the directory's name"),
+  Flag.optional
+)
+const defaultTag = (dir: string) => path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9._-]/g, "-")
+
+const checkPython = (python: ReadonlyArray<string>) =>
+  Effect.try({
+    try: () => execFileSync(python[0]!, [...python.slice(1), "--version"], { stdio: "pipe", timeout: 30_000 }).toString().trim(),
+    catch: () =>
+      new CliError({ reason: `python not found: '${python.join(" ")}' (install it, or set \`python\` in autoresearch.config.ts)` })
+  })
+
+const proposerLayer = (choice: string, replayDir: Option.Option<string>, config: ResolvedConfig) => {
+  if (choice === "replay" || (choice === "auto" && Option.isSome(replayDir))) {
+    if (Option.isNone(replayDir)) return Effect.fail(new CliError({ reason: "--proposer replay needs --replay-dir DIR" }))
+    return Effect.succeed({ name: "replay", layer: ReplayProposer.layer(path.resolve(replayDir.value)) })
+  }
+  if (config.proposer !== undefined) return Effect.succeed({ name: "config", layer: config.proposer })
+  return Effect.fail(new CliError({ reason: "no proposer available: pass --proposer replay --replay-dir DIR, or set `proposer` in the config" }))
+}
+
+const scorerLayer = (config: ResolvedConfig) => {
+  if (config.scorer !== undefined) return Effect.succeed(config.scorer)
+  if (config.phases.score !== undefined) {
+    return Effect.succeed(CommandScorer.layer({ command: [...config.python, ...config.phases.score], metric: config.metric.name }))
+  }
+  return Effect.fail(new CliError({ reason: "no scorer: set `phases.score` or `scorer` in autoresearch.config.ts" }))
+}
+
+const write = (text: string) => Effect.sync(() => process.stdout.write(text))
+
+/** Follows the loop's events: a redrawn live line on a TTY, plain lines otherwise. */
+const follow = (config: ResolvedConfig) =>
+  Effect.gen(function*() {
+    const events = yield* LoopEvents
+    const tty = process.stdout.isTTY === true && process.env.CI === undefined
+    let state = initialProgress
+    const redraw = () => (tty ? write(`\r\x1b[2K${liveLine(state, Date.now(), config.metric)}`) : Effect.void)
+    if (tty) yield* Effect.forkScoped(Effect.repeat(Effect.suspend(redraw), Schedule.spaced("1 second")))
+    yield* Effect.forkScoped(Stream.runForEach(events.subscribe, (event) =>
+      Effect.gen(function*() {
+        state = nextProgress(state, event, Date.now(), config.metric)
+        const line = eventLine(event, config.metric)
+        if (line !== undefined) yield* write(`${tty ? "\r\x1b[2K" : ""}${line}\n`)
+        yield* redraw()
+      })))
+  })
+
+const run = Command.make(
+  "run",
+  {
+    dir: dirArgument,
+    tag: tagFlag,
+    proposer: Flag.Literals("proposer", ["auto", "replay"]).pipe(
+      Flag.withDescription("Who proposes changes: replay replays --replay-dir; auto uses the config's proposer, or replay when --replay-dir is given"),
+      Flag.withDefault("auto")
+    ),
+    replayDir: Flag.String("replay-dir").pipe(
+      Flag.withDescription("For --proposer replay: a folder whose subfolders, in name order, hold new versions of mutable files"),
+      Flag.optional
+    ),
+    maxExperiments: Flag.Int("max-experiments").pipe(
+      Flag.withDescription("Stop when the journal holds this many experiments (the baseline included)"),
+      Flag.optional
+    ),
+    budget: Flag.Int("budget").pipe(Flag.withDescription("Training seconds per experiment (overrides the config)"), Flag.optional)
+  },
+  Effect.fnUntraced(function*(input) {
+    const dir = path.resolve(input.dir)
+    const loaded = yield* loadConfig(dir)
+    const config: ResolvedConfig = {
+      ...loaded.config,
+      budget: {
+        ...loaded.config.budget,
+        ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
+        ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
+      }
+    }
+    if (config.budget.experimentSeconds <= 0) return yield* new CliError({ reason: "--budget must be a positive number of seconds" })
+    const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
+    const where = yield* Research.paths(dir, tag)
+    const warnings = yield* Research.checkCheckout(where, config)
+    for (const warning of warnings) yield* write(`warning: ${warning}\n`)
+    const version = yield* checkPython(config.python)
+    const proposer = yield* proposerLayer(input.proposer, input.replayDir, config)
+    const scorer = yield* scorerLayer(config)
+    const runner = config.runner === undefined ? LocalRunner.layer() : (config.runner)
+    yield* write(`autoresearch: ${path.relative(process.cwd(), dir) || "."} on branch ${where.branch} (${version}, proposer ${proposer.name})\n`)
+    const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, scorer, runner)
+    const summary = yield* Effect.gen(function*() {
+      yield* follow(config)
+      const result = yield* Loop.run(config, where)
+      yield* Effect.sleep("10 millis")
+      return result
+    }).pipe(Effect.scoped, Effect.provide(services))
+    yield* write(`\n${table(summary.entries, config.metric)}\n\n`)
+    yield* write(`journal: ${path.join(where.stateDir, "journal.jsonl")}\nresults: ${path.join(where.stateDir, "results.tsv")}\n`)
+    if (summary.best?.commit) yield* write(`best commit: ${summary.best.commit} (git checkout ${where.branch})\n`)
+  })
+).pipe(Command.withDescription("Run (or resume) the research loop on a research directory"))
+
+const status = Command.make(
+  "status",
+  { dir: dirArgument, tag: tagFlag },
+  Effect.fnUntraced(function*(input) {
+    const dir = path.resolve(input.dir)
+    const loaded = yield* loadConfig(dir)
+    const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
+    const where = yield* Research.paths(dir, tag)
+    const file = path.join(where.stateDir, "journal.jsonl")
+    if (!fs.existsSync(file)) return yield* new CliError({ reason: `no research run '${tag}' yet (run \`autoresearch run ${input.dir}\`)` })
+    const { entries } = readJournal(file)
+    yield* write(`${where.branch}: ${entries.length} experiments\n${table(entries, loaded.config.metric)}\n`)
+  })
+).pipe(Command.withDescription("Print the experiments of a research run and the best so far"))
+
+export const cli = Command.make("autoresearch").pipe(
+  Command.withDescription("Autonomous research loops: propose, train under a budget, score, keep only improvements"),
+  Command.withSubcommands([run, status])
+)
+
+

@@ -1,0 +1,70 @@
+/**
+ * Following a run on the terminal: on a TTY, one live line (experiment, phase,
+ * elapsed/budget, best so far) redrawn in place; otherwise one plain line per event.
+ */
+import type { LoopEvent, MetricSpec } from "@autoresearch/core"
+import { beats } from "@autoresearch/core"
+import { formatMetric } from "./Table.ts"
+
+export interface ProgressState {
+  readonly id: number | undefined
+  readonly phase: string | undefined
+  readonly phaseStartedMs: number
+  readonly budgetSeconds: number
+  readonly best: { readonly id: number; readonly value: number } | undefined
+}
+
+export const initialProgress: ProgressState = { id: undefined, phase: undefined, phaseStartedMs: 0, budgetSeconds: 0, best: undefined }
+
+export const nextProgress = (
+  state: ProgressState,
+  event: LoopEvent,
+  nowMs: number,
+  metric: Pick<MetricSpec, "name" | "direction">
+): ProgressState => {
+  switch (event._tag) {
+    case "ExperimentStarted":
+      return { ...state, id: event.id, phase: undefined, budgetSeconds: event.budgetSeconds }
+    case "PhaseStarted":
+      return { ...state, id: event.id >= 0 ? event.id : state.id, phase: event.phase, phaseStartedMs: nowMs }
+    case "PhaseFinished":
+      return { ...state, phase: undefined }
+    case "Decided": {
+      const value = event.entry.metrics[metric.name]
+      const better = event.entry.status === "keep" && value !== undefined &&
+        (state.best === undefined || beats(value, state.best.value, metric.direction))
+      return better ? { ...state, best: { id: event.id, value: value! } } : state
+    }
+    default:
+      return state
+  }
+}
+
+/** The live line, e.g. `#3 train 12s/20s | best val_mse 0.2623 (#1)`. */
+export const liveLine = (state: ProgressState, nowMs: number, metric: Pick<MetricSpec, "name">): string => {
+  const best = state.best === undefined ? "no best yet" : `best ${metric.name} ${formatMetric(state.best.value)} (#${state.best.id})`
+  if (state.phase === undefined) return `${state.id === undefined ? "" : `#${state.id} `}| ${best}`
+  const elapsed = Math.floor((nowMs - state.phaseStartedMs) / 1000)
+  const budget = state.phase === "train" ? `/${state.budgetSeconds}s` : "s"
+  return `#${state.id ?? "-"} ${state.phase} ${elapsed}${budget} | ${best}`
+}
+
+/** A plain line for an event, or undefined for events not worth a line. */
+export const eventLine = (event: LoopEvent, metric: Pick<MetricSpec, "name">): string | undefined => {
+  switch (event._tag) {
+    case "Prepared":
+      return `data cache ${event.fingerprint}${event.reused ? " (reused)" : ""}`
+    case "ExperimentStarted":
+      return `#${event.id} ${event.description}`
+    case "PhaseFinished":
+      return `#${event.id < 0 ? "prepare" : event.id} ${event.phase} finished in ${event.seconds.toFixed(1)} s`
+    case "Decided": {
+      const value = event.entry.metrics[metric.name]
+      return `#${event.id} ${event.entry.status}${value === undefined ? "" : ` ${metric.name}=${formatMetric(value)}`}: ${event.decision.reason}`
+    }
+    case "LoopFinished":
+      return `finished: ${event.reason}`
+    default:
+      return undefined
+  }
+}
