@@ -17,6 +17,7 @@ export default defineConfig({
     include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 60_000,
-    env: { NO_COLOR: "1" }
+    env: { NO_COLOR: "1" },
+    globalSetup: ["scripts/vitest-setup.ts"]
   }
 })

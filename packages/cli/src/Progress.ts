@@ -57,10 +57,11 @@ export const eventLine = (event: LoopEvent, metric: Pick<MetricSpec, "name">): s
     case "ExperimentStarted":
       return `#${event.id} ${event.description}`
     case "PhaseFinished":
-      return `#${event.id < 0 ? "prepare" : event.id} ${event.phase} finished in ${event.seconds.toFixed(1)} s`
+      return `${event.id < 0 ? "" : `#${event.id} `}${event.phase} finished in ${event.seconds.toFixed(1)} s`
     case "Decided": {
       const value = event.entry.metrics[metric.name]
-      return `#${event.id} ${event.entry.status}${value === undefined ? "" : ` ${metric.name}=${formatMetric(value)}`}: ${event.decision.reason}`
+      const why = event.entry.status === "keep" || event.entry.status === "discard" ? event.decision.reason : event.entry.reason
+      return `#${event.id} ${event.entry.status}${value === undefined ? "" : ` ${metric.name}=${formatMetric(value)}`}: ${why ?? ""}`
     }
     case "LoopFinished":
       return `finished: ${event.reason}`

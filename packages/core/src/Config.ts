@@ -4,6 +4,7 @@
  * the budgets, and is validated with messages that name the field and the reason.
  */
 import { Layer, Result, Schema, SchemaIssue } from "effect"
+import { normalisePath } from "./Edits.ts"
 import type { Proposer } from "./Proposer.ts"
 import type { Runner } from "./Runner.ts"
 import type { Scorer } from "./Scorer.ts"
@@ -106,13 +107,17 @@ const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 export const validateConfig = (input: unknown, source: string): Result.Result<ResearchConfig, ConfigError> => {
   const decoded = Schema.decodeUnknownResult(ResearchConfig)(input, { errors: "all", onExcessProperty: "error" })
   if (Result.isSuccess(decoded)) {
-    const config = decoded.success
-    const overlap = config.mutable.filter((path) => config.immutable?.includes(path))
+    const config = {
+      ...decoded.success,
+      mutable: decoded.success.mutable.map(normalisePath),
+      ...(decoded.success.immutable === undefined ? {} : { immutable: decoded.success.immutable.map(normalisePath) })
+    }
+    const overlap = config.mutable.filter((file) => config.immutable?.includes(file))
     if (overlap.length > 0) {
       return Result.fail(
         new ConfigError({
           source,
-          problems: overlap.map((path) => ({ field: "immutable", reason: `${path} is also listed as mutable` }))
+          problems: overlap.map((file) => ({ field: "immutable", reason: `${file} is also listed as mutable` }))
         })
       )
     }

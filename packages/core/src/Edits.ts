@@ -22,7 +22,8 @@ const countOccurrences = (text: string, search: string): number => {
   return count
 }
 
-const normalise = (file: string) => path.posix.normalize(file.replace(/\\/g, "/"))
+/** One spelling per path: forward slashes, no `./`, no `a/../`. */
+export const normalisePath = (file: string) => path.posix.normalize(file.replace(/\\/g, "/"))
 
 /**
  * Returns the new contents of every file the edits touch. `files` holds the current
@@ -37,7 +38,7 @@ export const applyEdits = (
   }
   const changed = new Map<string, string>()
   for (const edit of edits) {
-    const file = normalise(edit.path)
+    const file = normalisePath(edit.path)
     const current = changed.get(file) ?? files.get(file)
     if (current === undefined) {
       const allowed = [...files.keys()].join(", ")

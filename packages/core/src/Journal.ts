@@ -34,9 +34,10 @@ export const readJournal = (file: string): { entries: Array<JournalEntry>; valid
   if (!fs.existsSync(file)) return { entries: [], validBytes: 0 }
   const text = fs.readFileSync(file, "utf8")
   const end = text.lastIndexOf("\n") + 1
-  const entries = text.slice(0, end).split("\n").filter((line) => line.trim() !== "").map((line, index) => {
+  const entries = text.slice(0, end).split("\n").flatMap((line, index) => {
+    if (line.trim() === "") return []
     try {
-      return decodeEntry(line)
+      return [decodeEntry(line)]
     } catch (error) {
       throw new JournalError({ file, reason: `line ${index + 1} is not a journal entry: ${(error as Error).message}` })
     }

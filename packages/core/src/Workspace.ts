@@ -8,7 +8,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { ResolvedConfig } from "./Config.ts"
-import { applyEdits, EditRejected } from "./Edits.ts"
+import { applyEdits, EditRejected, normalisePath } from "./Edits.ts"
 import type { Edit } from "./Proposal.ts"
 import { sealOf, type Seal } from "./Seal.ts"
 
@@ -35,19 +35,26 @@ export class Workspace extends Context.Service<Workspace, {
 
 const readText = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "")
 
-/** Parses Python source with the configured interpreter; returns the error's last line, if any. */
+const parseScript = [
+  "import ast, sys",
+  "try:",
+  "    ast.parse(sys.stdin.read(), sys.argv[1])",
+  "except SyntaxError as e:",
+  "    print(f'{type(e).__name__}: {e.msg} ({e.filename}, line {e.lineno})')",
+  "    sys.exit(1)"
+].join("\n")
+
+/** Parses Python source with the configured interpreter; returns the syntax error, if any. */
 const pythonSyntaxError = (python: ReadonlyArray<string>, file: string, source: string) =>
   Effect.callback<string | undefined>((resume) => {
     const child = execFile(
       python[0]!,
-      [...python.slice(1), "-c", "import ast,sys\nast.parse(sys.stdin.read(), sys.argv[1])", file],
+      [...python.slice(1), "-c", parseScript, file],
       { timeout: 30_000 },
-      (error, _stdout, stderr) => {
+      (error, stdout, stderr) => {
         if (!error) return resume(Effect.succeed(undefined))
-        const lines = stderr.trim().split("\n").filter((line) => line.trim() !== "")
-        const where = lines.find((line) => line.includes("line "))?.trim()
-        const last = lines.at(-1) ?? error.message
-        resume(Effect.succeed(where ? `${last} (${where})` : last))
+        const said = `${stdout}\n${stderr}`.trim().split("\n").filter((line) => line.trim() !== "").at(-1)
+        resume(Effect.succeed(said ?? error.message))
       }
     )
     child.stdin?.end(source)
@@ -55,7 +62,8 @@ const pythonSyntaxError = (python: ReadonlyArray<string>, file: string, source: 
   })
 
 export const makeWorkspace = (dir: string, config: Pick<ResolvedConfig, "mutable" | "immutable" | "program" | "python" | "syntaxCheck">) => {
-  const readMutable = () => new Map(config.mutable.map((file) => [file, readText(path.join(dir, file))]))
+  const mutable = config.mutable.map(normalisePath)
+  const readMutable = () => new Map(mutable.map((file) => [file, readText(path.join(dir, file))]))
   const check = (edits: ReadonlyArray<Edit>) =>
     Effect.gen(function*() {
       const changed = applyEdits(readMutable(), edits)
@@ -71,7 +79,7 @@ export const makeWorkspace = (dir: string, config: Pick<ResolvedConfig, "mutable
     })
   return Workspace.of({
     dir,
-    mutable: config.mutable,
+    mutable,
     immutable: config.immutable,
     files: Effect.sync(() => [...readMutable()].map(([file, content]) => ({ path: file, content }))),
     program: Effect.sync(() => (config.program ? readText(path.join(dir, config.program)) : "")),
@@ -80,7 +88,10 @@ export const makeWorkspace = (dir: string, config: Pick<ResolvedConfig, "mutable
       check(edits).pipe(
         Effect.tap((changed) =>
           Effect.sync(() => {
-            for (const [file, content] of changed) fs.writeFileSync(path.join(dir, file), content)
+            for (const [file, content] of changed) {
+              fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
+              fs.writeFileSync(path.join(dir, file), content)
+            }
           })
         ),
         Effect.asVoid

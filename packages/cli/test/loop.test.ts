@@ -1,0 +1,161 @@
+import { it } from "@effect/vitest"
+import { Loop, ReplayProposer, Research, resolveConfig, type ResolvedConfig } from "@autoresearch/core"
+import { CommandScorer } from "@autoresearch/metrics"
+import { LocalRunner } from "@autoresearch/runners"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, describe, expect } from "vitest"
+import toyConfig from "../../../examples/toy/autoresearch.config.ts"
+import {
+  branchHead,
+  discardedRef,
+  git,
+  makeToyRepo,
+  readJournal,
+  type ToyRepo,
+  toyTrain,
+  worktreeStatus,
+  writeCandidate
+} from "./fixtures.ts"
+
+const repos: Array<ToyRepo> = []
+afterEach(() => {
+  for (const repo of repos.splice(0)) repo.cleanup()
+})
+const newRepo = () => {
+  const repo = makeToyRepo()
+  repos.push(repo)
+  return repo
+}
+
+const runLoop = (repo: ToyRepo, tag: string, budget: Partial<ResolvedConfig["budget"]> = {}) =>
+  Effect.gen(function*() {
+    const base = resolveConfig(toyConfig)
+    const config: ResolvedConfig = { ...base, budget: { ...base.budget, maxExperiments: 20, ...budget } }
+    const where = yield* Research.paths(repo.research, tag)
+    const layer = Layer.mergeAll(
+      Research.layer(where, config),
+      ReplayProposer.layer(repo.candidates),
+      CommandScorer.layer({ command: ["python3", "prepare.py", "score"], metric: "val_mse" }),
+      LocalRunner.layer()
+    )
+    const summary = yield* Loop.run(config, where).pipe(Effect.scoped, Effect.provide(layer))
+    return { summary, where }
+  })
+
+describe("the loop on the toy research directory", () => {
+  it.live("keeps an improvement, discards a regression, records a crash, with the git state after each", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      const start = git(repo.root, "rev-parse", "HEAD")
+      writeCandidate(repo, "a-better", "degree 5", { "train.py": toyTrain({ DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" }) })
+      writeCandidate(repo, "b-worse", "degree 1", { "train.py": toyTrain({ DEGREE: "1" }) })
+      writeCandidate(repo, "c-crash", "crashes", { "train.py": toyTrain({}, "\nraise RuntimeError('boom at the end')\n") })
+      const { summary } = yield* runLoop(repo, "flows")
+      const journal = readJournal(repo, "flows")
+      expect(journal.map((entry) => [entry.id, entry.status])).toEqual([[0, "keep"], [1, "keep"], [2, "discard"], [3, "crash"]])
+      expect(summary.reason).toContain("nothing more to propose")
+
+      // baseline: the unmodified commit, no new commit made
+      expect(journal[0]!.commit).toBe(start)
+      expect(journal[0]!.metrics.val_mse).toBeGreaterThan(0)
+      expect(journal[0]!.fingerprint).toMatch(/^[0-9a-f]{16}$/)
+      // keep: the branch advanced to the candidate, whose parent is the baseline
+      expect(journal[1]!.parent).toBe(start)
+      expect(journal[1]!.metrics.val_mse).toBeLessThan(journal[0]!.metrics.val_mse)
+      expect(git(repo.root, "rev-parse", `${journal[1]!.commit}^`)).toBe(start)
+      // discard and crash: commits set aside under refs/autoresearch/discarded/<id>, branch reset
+      expect(discardedRef(repo, 2)).toBe(journal[2]!.commit)
+      expect(discardedRef(repo, 3)).toBe(journal[3]!.commit)
+      expect(journal[3]!.reason).toContain("RuntimeError: boom at the end")
+      expect(journal[2]!.parent).toBe(journal[1]!.commit)
+      expect(branchHead(repo, "flows")).toBe(journal[1]!.commit)
+      expect(worktreeStatus(repo, "flows")).toBe("")
+      // the user's checkout is untouched
+      expect(git(repo.root, "rev-parse", "HEAD")).toBe(start)
+      expect(git(repo.root, "status", "--porcelain")).toBe("")
+      expect(summary.best?.id).toBe(1)
+      // reported numbers are kept apart from the scorer's
+      expect(journal[1]!.reported.train_mse).toBeGreaterThan(0)
+      expect(journal[1]!.flags).toEqual([])
+      const tsv = fs.readFileSync(path.join(repo.stateDir("flows"), "results.tsv"), "utf8").trim().split("\n")
+      expect(tsv[0]).toBe("commit\tval_mse\tmean_mse\tmemory_gb\tstatus\tdescription")
+      expect(tsv.slice(1).map((row) => row.split("\t")[4])).toEqual(["keep", "keep", "discard", "crash"])
+    }))
+
+  it.live("rejects an edit to an immutable file and a syntax error as invalid, with no commit", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      writeCandidate(repo, "a-prepare", "edits prepare.py", { "prepare.py": "print('hacked')\n" })
+      writeCandidate(repo, "b-syntax", "syntax error", { "train.py": toyTrain({}, "\ndef broken(:\n") })
+      yield* runLoop(repo, "invalid")
+      const journal = readJournal(repo, "invalid")
+      expect(journal.map((entry) => entry.status)).toEqual(["keep", "invalid", "invalid"])
+      expect(journal[1]!.commit).toBeNull()
+      expect(journal[1]!.reason).toContain("prepare.py: not a mutable file")
+      expect(journal[2]!.reason).toContain("SyntaxError")
+      expect(branchHead(repo, "invalid")).toBe(journal[0]!.commit)
+      expect(git(repo.root, "rev-list", "--count", "refs/heads/autoresearch/invalid")).toBe("1")
+      expect(worktreeStatus(repo, "invalid")).toBe("")
+    }))
+
+  it.live("voids a run that modifies an immutable file or the data cache (immutable-modified) and repairs both", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      const better = { DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" }
+      writeCandidate(repo, "a-tamper-prepare", "rewrites prepare.py", {
+        "train.py": toyTrain(better, "\nopen('prepare.py', 'a').write('# tampered\\n')\n")
+      })
+      writeCandidate(repo, "b-tamper-cache", "rewrites its training data", {
+        "train.py": toyTrain(better, "\nopen(os.path.join(DATA_DIR, 'data.json'), 'a').write(' ')\n")
+      })
+      writeCandidate(repo, "c-honest", "degree 5", { "train.py": toyTrain(better) })
+      yield* runLoop(repo, "tamper")
+      const journal = readJournal(repo, "tamper")
+      expect(journal.map((entry) => entry.status)).toEqual(["keep", "invalid", "invalid", "keep"])
+      for (const entry of journal.slice(1, 3)) {
+        expect(entry.flags).toContain("immutable-modified")
+        expect(discardedRef(repo, entry.id)).toBe(entry.commit)
+      }
+      expect(journal[1]!.reason).toContain("prepare.py")
+      expect(journal[2]!.reason).toContain("cache/train/data.json")
+      // the honest candidate ran on intact files and data: same fingerprint, kept
+      expect(journal[3]!.fingerprint).toBe(journal[0]!.fingerprint)
+      const worktreePrepare = path.join(repo.stateDir("tamper"), "worktree/research/prepare.py")
+      expect(fs.readFileSync(worktreePrepare, "utf8")).not.toContain("tampered")
+      expect(worktreeStatus(repo, "tamper")).toBe("")
+    }))
+
+  it.live("stops at max experiments and resumes to the next experiment without repeating one", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      for (const degree of [4, 5, 6]) {
+        writeCandidate(repo, `d${degree}`, `degree ${degree}`, { "train.py": toyTrain({ DEGREE: String(degree), STEPS: "600" }) })
+      }
+      const first = yield* runLoop(repo, "resume", { maxExperiments: 2 })
+      expect(first.summary.reason).toContain("max experiments (2)")
+      expect(readJournal(repo, "resume").map((entry) => entry.id)).toEqual([0, 1])
+      const second = yield* runLoop(repo, "resume", { maxExperiments: 4 })
+      expect(second.summary.ran).toBe(2)
+      const journal = readJournal(repo, "resume")
+      expect(journal.map((entry) => entry.id)).toEqual([0, 1, 2, 3])
+      expect(journal.map((entry) => entry.source)).toEqual([undefined, "replay:d4", "replay:d5", "replay:d6"])
+      const kept = journal.filter((entry) => entry.status === "keep").at(-1)!
+      expect(branchHead(repo, "resume")).toBe(kept.commit)
+    }))
+
+  it.live("times out a candidate that overruns its budget", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      writeCandidate(repo, "slow", "sleeps past the budget", { "train.py": toyTrain({}, "\nimport time\ntime.sleep(60)\n") })
+      const started = Date.now()
+      yield* runLoop(repo, "slow", { experimentSeconds: 1, graceSeconds: 1 })
+      const journal = readJournal(repo, "slow")
+      expect(journal[1]!.status).toBe("timeout")
+      expect(journal[1]!.reason).toContain("exceeded its 2 s limit")
+      expect(journal[1]!.seconds.train).toBeLessThan(2 + 2.5)
+      expect(Date.now() - started).toBeLessThan(30_000)
+      expect(discardedRef(repo, 1)).toBe(journal[1]!.commit)
+    }))
+})
