@@ -120,7 +120,8 @@ const run = Command.make(
       return result
     }).pipe(Effect.scoped, Effect.provide(services))
     yield* write(`\n${table(summary.entries, config.metric)}\n\n`)
-    yield* write(`journal: ${path.join(where.stateDir, "journal.jsonl")}\nresults: ${path.join(where.stateDir, "results.tsv")}\n`)
+    const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
+    yield* write(`journal: ${shown(path.join(where.stateDir, "journal.jsonl"))}\nresults: ${shown(path.join(where.stateDir, "results.tsv"))}\n`)
     if (summary.best?.commit) yield* write(`best commit: ${summary.best.commit} (git checkout ${where.branch})\n`)
   })
 ).pipe(Command.withDescription("Run (or resume) the research loop on a research directory"))
