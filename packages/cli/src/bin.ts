@@ -41,6 +41,9 @@ Command.run(cli, { version: "0.1.0" }).pipe(
     }
     return report(Cause.squash(cause))
   }),
+  Effect.onInterrupt(() =>
+    Effect.sync(() => process.stderr.write("\nautoresearch: interrupted; run the same command again to resume\n"))
+  ),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain
 )
