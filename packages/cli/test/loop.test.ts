@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Loop, ReplayProposer, Research, resolveConfig, type ResolvedConfig } from "@autoresearch/core"
+import { Loop, Proposer, ReplayProposer, Research, resolveConfig, type ResolvedConfig } from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
 import { LocalRunner } from "@autoresearch/runners"
 import { Effect, Layer } from "effect"
@@ -29,14 +29,32 @@ const newRepo = () => {
   return repo
 }
 
-const runLoop = (repo: ToyRepo, tag: string, budget: Partial<ResolvedConfig["budget"]> = {}) =>
+/** A proposer that raises DEGREE by one each time and reports a fixed cost per proposal. */
+const degreeProposer = (usd: number) =>
+  Layer.succeed(Proposer, Proposer.of({
+    name: "degree",
+    propose: (context) =>
+      Effect.succeed({
+        description: `degree ${context.journal.length + 3}`,
+        hypothesis: "more powers fit the curve better",
+        edits: [{ path: "train.py", search: "", replace: toyTrain({ DEGREE: String(context.journal.length + 3), STEPS: "400" }) }],
+        cost: { inputTokens: 1000, outputTokens: 100, cachedTokens: 0, usd }
+      })
+  }))
+
+const runLoop = (
+  repo: ToyRepo,
+  tag: string,
+  budget: Partial<ResolvedConfig["budget"]> = {},
+  proposer: Layer.Layer<Proposer> = ReplayProposer.layer(repo.candidates)
+) =>
   Effect.gen(function*() {
     const base = resolveConfig(toyConfig)
     const config: ResolvedConfig = { ...base, budget: { ...base.budget, maxExperiments: 20, ...budget } }
     const where = yield* Research.paths(repo.research, tag)
     const layer = Layer.mergeAll(
       Research.layer(where, config),
-      ReplayProposer.layer(repo.candidates),
+      proposer,
       CommandScorer.layer({ command: ["python3", "prepare.py", "score"], metric: "val_mse" }),
       LocalRunner.layer()
     )
@@ -157,5 +175,43 @@ describe("the loop on the toy research directory", () => {
       expect(journal[1]!.seconds.train).toBeLessThan(2 + 2.5)
       expect(Date.now() - started).toBeLessThan(30_000)
       expect(discardedRef(repo, 1)).toBe(journal[1]!.commit)
+    }))
+
+  it.live("stops cleanly when the proposer's spending reaches maxCostUsd, with the cost in the journal", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      const { summary } = yield* runLoop(repo, "cost", { maxCostUsd: 1 }, degreeProposer(0.4))
+      expect(summary.reason).toContain("max cost ($1)")
+      const journal = readJournal(repo, "cost")
+      // 0.4 + 0.4 + 0.4 = 1.2 >= 1 after three proposals
+      expect(journal.map((entry) => entry.cost.usd)).toEqual([0, 0.4, 0.4, 0.4])
+      expect(journal[1]!.cost.inputTokens).toBe(1000)
+    }))
+
+  it.live("stops at max wall-clock seconds", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      const { summary } = yield* runLoop(repo, "wall", { maxWallSeconds: 1.5 }, degreeProposer(0))
+      expect(summary.reason).toContain("max wall-clock")
+      expect(readJournal(repo, "wall").length).toBeLessThan(6)
+    }))
+
+  it.live("confirms a keep with another seed before it counts", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      writeCandidate(repo, "a-better", "degree 5", { "train.py": toyTrain({ DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "800" }) })
+      // Better under seed 0 only: under any other seed it predicts garbage.
+      writeCandidate(repo, "b-lucky", "lucky under seed 0", {
+        "train.py": toyTrain({ DEGREE: "6", LEARNING_RATE: "0.1", STEPS: "1200" }) +
+          "\nif os.environ['AUTORESEARCH_SEED'] != '0':\n    json.dump({'weights': [100.0], 'scale': SCALE}, open(os.path.join(RUN_DIR, 'model.json'), 'w'))\n"
+      })
+      yield* runLoop(repo, "confirm", { confirmRuns: 1 })
+      const journal = readJournal(repo, "confirm")
+      expect(journal.map((entry) => entry.status)).toEqual(["keep", "keep", "discard"])
+      expect(journal[1]!.confirmations).toHaveLength(1)
+      expect(journal[2]!.reason).toContain("not confirmed over 2 seeds")
+      expect(discardedRef(repo, 2)).toBe(journal[2]!.commit)
+      expect(branchHead(repo, "confirm")).toBe(journal[1]!.commit)
+      expect(fs.existsSync(path.join(repo.stateDir("confirm"), "runs", "1-seed1", "train.log"))).toBe(true)
     }))
 })

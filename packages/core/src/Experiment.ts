@@ -3,28 +3,31 @@
  * and the phases to run in order, each with its own time limit, environment and the
  * paths it may read or write. Paths in `hidden` must not be visible to any phase.
  */
+import { Schema } from "effect"
 
-export interface Phase {
-  readonly name: string
+export const Phase = Schema.Struct({
+  name: Schema.String,
   /** Full argv, interpreter included. */
-  readonly command: ReadonlyArray<string>
-  readonly timeoutSeconds: number
+  command: Schema.Array(Schema.String),
+  timeoutSeconds: Schema.Number,
   /** `AUTORESEARCH_*` variables for this phase; the runner adds its own allowlisted ones. */
-  readonly env: Readonly<Record<string, string>>
+  env: Schema.Record(Schema.String, Schema.String),
   /** Paths outside the working directory the phase may read. */
-  readonly readable: ReadonlyArray<string>
+  readable: Schema.Array(Schema.String),
   /** Paths the phase may write; the run directory is always writable. */
-  readonly writable: ReadonlyArray<string>
-}
+  writable: Schema.Array(Schema.String)
+})
+export type Phase = typeof Phase.Type
 
-export interface Experiment {
+export const Experiment = Schema.Struct({
   /** The experiment's number in the journal, or a name such as `prepare`. */
-  readonly id: string
+  id: Schema.String,
   /** The research directory inside the candidate's checkout. */
-  readonly workdir: string
-  readonly runDir: string
-  readonly seed: number
-  readonly phases: ReadonlyArray<Phase>
+  workdir: Schema.String,
+  runDir: Schema.String,
+  seed: Schema.Int,
+  phases: Schema.Array(Phase),
   /** Paths no phase may see (held-out targets, the repository's .git). */
-  readonly hidden: ReadonlyArray<string>
-}
+  hidden: Schema.Array(Schema.String)
+})
+export type Experiment = typeof Experiment.Type

@@ -3,6 +3,7 @@
  * inside its budget, carries no integrity flag, beats the task's baseline gate, and beats
  * the incumbent by more than `minDelta`.
  */
+import { Schema } from "effect"
 import type { MetricSpec } from "./Config.ts"
 import type { RunStatus } from "./RunResult.ts"
 import { integrityFlags, type Score } from "./Score.ts"
@@ -12,13 +13,14 @@ export interface Candidate {
   readonly score: Score | undefined
 }
 
-export interface Decision {
-  readonly keep: boolean
+export const Decision = Schema.Struct({
+  keep: Schema.Boolean,
   /** One line saying why. */
-  readonly reason: string
-  /** Flags for a human that do not change the decision (e.g. `ssim-drop`). */
-  readonly flags: ReadonlyArray<string>
-}
+  reason: Schema.String,
+  /** Flags for a human that do not change the decision (e.g. `below-bicubic` on the baseline). */
+  flags: Schema.Array(Schema.String)
+})
+export type Decision = typeof Decision.Type
 
 /** True when `a` is better than `b` by more than `delta` in the metric's direction. */
 export const beats = (a: number, b: number, direction: "max" | "min", delta = 0): boolean =>
