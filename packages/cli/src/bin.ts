@@ -35,7 +35,8 @@ Command.run(cli, { version: "0.1.0" }).pipe(
       const error = failure.value as { _tag?: string }
       // effect/cli has already printed its own parse errors and help.
       if (typeof error._tag === "string" && ["ShowHelp", "UnrecognizedOption", "MissingOption", "MissingArgument", "UnexpectedArgument", "InvalidValue", "UnknownSubcommand", "ValidationError", "DuplicateOption"].includes(error._tag)) {
-        return Effect.sync(() => { process.exitCode = error._tag === "ShowHelp" ? 0 : 2 })
+        const usageErrors = (error as { errors?: ReadonlyArray<unknown> }).errors ?? []
+        return Effect.sync(() => { process.exitCode = error._tag === "ShowHelp" && usageErrors.length === 0 ? 0 : 2 })
       }
       return report(failure.value)
     }

@@ -74,8 +74,8 @@ export const readJournal = (repo: ToyRepo, tag: string): Array<Record<string, an
 }
 
 export const branchHead = (repo: ToyRepo, tag: string) => git(repo.root, "rev-parse", `refs/heads/autoresearch/${tag}`)
-export const discardedRef = (repo: ToyRepo, id: number) =>
-  git(repo.root, "for-each-ref", "--format=%(objectname)", `refs/autoresearch/discarded/${id}`)
+export const discardedRef = (repo: ToyRepo, tag: string, id: number) =>
+  git(repo.root, "for-each-ref", "--format=%(objectname)", `refs/autoresearch/${tag}/discarded/${id}`)
 export const worktreeStatus = (repo: ToyRepo, tag: string) => git(path.join(repo.stateDir(tag), "worktree"), "status", "--porcelain")
 
 /** Strips ANSI colour codes, which nx and terminals add. */

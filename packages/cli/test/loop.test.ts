@@ -83,9 +83,9 @@ describe("the loop on the toy research directory", () => {
       expect(journal[1]!.parent).toBe(start)
       expect(journal[1]!.metrics.val_mse).toBeLessThan(journal[0]!.metrics.val_mse)
       expect(git(repo.root, "rev-parse", `${journal[1]!.commit}^`)).toBe(start)
-      // discard and crash: commits set aside under refs/autoresearch/discarded/<id>, branch reset
-      expect(discardedRef(repo, 2)).toBe(journal[2]!.commit)
-      expect(discardedRef(repo, 3)).toBe(journal[3]!.commit)
+      // discard and crash: commits set aside under refs/autoresearch/<tag>/discarded/<id>, branch reset
+      expect(discardedRef(repo, "flows", 2)).toBe(journal[2]!.commit)
+      expect(discardedRef(repo, "flows", 3)).toBe(journal[3]!.commit)
       expect(journal[3]!.reason).toContain("RuntimeError: boom at the end")
       expect(journal[2]!.parent).toBe(journal[1]!.commit)
       expect(branchHead(repo, "flows")).toBe(journal[1]!.commit)
@@ -134,7 +134,7 @@ describe("the loop on the toy research directory", () => {
       expect(journal.map((entry) => entry.status)).toEqual(["keep", "invalid", "invalid", "keep"])
       for (const entry of journal.slice(1, 3)) {
         expect(entry.flags).toContain("immutable-modified")
-        expect(discardedRef(repo, entry.id)).toBe(entry.commit)
+        expect(discardedRef(repo, "tamper", entry.id)).toBe(entry.commit)
       }
       expect(journal[1]!.reason).toContain("prepare.py")
       expect(journal[2]!.reason).toContain("cache/train/data.json")
@@ -174,7 +174,7 @@ describe("the loop on the toy research directory", () => {
       expect(journal[1]!.reason).toContain("exceeded its 2 s limit")
       expect(journal[1]!.seconds.train).toBeLessThan(2 + 2.5)
       expect(Date.now() - started).toBeLessThan(30_000)
-      expect(discardedRef(repo, 1)).toBe(journal[1]!.commit)
+      expect(discardedRef(repo, "slow", 1)).toBe(journal[1]!.commit)
     }))
 
   it.live("stops cleanly when the proposer's spending reaches maxCostUsd, with the cost in the journal", () =>
@@ -210,7 +210,7 @@ describe("the loop on the toy research directory", () => {
       expect(journal.map((entry) => entry.status)).toEqual(["keep", "keep", "discard"])
       expect(journal[1]!.confirmations).toHaveLength(1)
       expect(journal[2]!.reason).toContain("not confirmed over 2 seeds")
-      expect(discardedRef(repo, 2)).toBe(journal[2]!.commit)
+      expect(discardedRef(repo, "confirm", 2)).toBe(journal[2]!.commit)
       expect(branchHead(repo, "confirm")).toBe(journal[1]!.commit)
       expect(fs.existsSync(path.join(repo.stateDir("confirm"), "runs", "1-seed1", "train.log"))).toBe(true)
     }))

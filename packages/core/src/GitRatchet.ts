@@ -12,7 +12,8 @@ import { GitError, Ratchet } from "./Ratchet.ts"
 
 const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
 
-export const discardedRef = (id: number) => `refs/autoresearch/discarded/${id}`
+/** Where a research run keeps the commits it set aside, e.g. `refs/autoresearch/<tag>/discarded/3`. */
+export const refPrefix = (branch: string) => `refs/autoresearch/${branch.replace(/^autoresearch\//, "")}`
 
 const git = (repo: SimpleGit, args: ReadonlyArray<string>) =>
   Effect.tryPromise({
@@ -51,6 +52,8 @@ export const ensureWorktree = Effect.fnUntraced(function*(options: WorktreeOptio
 
 export interface GitRatchetOptions {
   readonly worktree: string
+  /** The research branch, e.g. `autoresearch/<tag>`; names the refs of set-aside commits. */
+  readonly branch: string
   readonly metric: Pick<MetricSpec, "name" | "direction" | "minDelta">
 }
 
@@ -61,16 +64,18 @@ export const make = (options: GitRatchetOptions) => {
     yield* git(repo, ["reset", "--hard", "--quiet", "HEAD"])
     yield* git(repo, ["clean", "-fdxq"])
   })
-  const discard = (id: number, commit: string, parent: string) =>
+  const setAside = (label: string, commit: string, parent: string) =>
     Effect.gen(function*() {
-      yield* git(repo, ["update-ref", discardedRef(id), commit])
+      yield* git(repo, ["update-ref", `${refPrefix(options.branch)}/${label}`, commit])
       yield* git(repo, ["reset", "--hard", "--quiet", parent])
       yield* git(repo, ["clean", "-fdxq"])
     })
+  const discard = (id: number, commit: string, parent: string) => setAside(`discarded/${id}`, commit, parent)
   return Ratchet.of({
     head,
     restore,
     discard,
+    setAside,
     commit: (message) =>
       Effect.gen(function*() {
         yield* git(repo, ["add", "--all"])

@@ -186,7 +186,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
   const head = yield* ratchet.head
   const incumbentCommit = keptCommit()
   if (incumbentCommit && head !== incumbentCommit) {
-    yield* ratchet.discard(entries.length, head, incumbentCommit)
+    yield* ratchet.setAside(`interrupted/${entries.length}-${head.slice(0, 12)}`, head, incumbentCommit)
   }
   yield* ratchet.restore
 

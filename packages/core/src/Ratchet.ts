@@ -29,8 +29,10 @@ export class Ratchet extends Context.Service<Ratchet, {
     readonly candidate: Candidate
     readonly incumbent: number | undefined
   }) => Effect.Effect<Decision, GitError>
-  /** Sets a commit aside under `refs/autoresearch/discarded/<id>` and resets the branch to `parent`. */
+  /** Sets a commit aside under `refs/autoresearch/<tag>/discarded/<id>` and resets the branch to `parent`. */
   readonly discard: (id: number, commit: string, parent: string) => Effect.Effect<void, GitError>
+  /** Sets a commit aside under `refs/autoresearch/<tag>/<label>` and resets the branch to `parent`. */
+  readonly setAside: (label: string, commit: string, parent: string) => Effect.Effect<void, GitError>
   /** Puts the research checkout back to the branch head, removing untracked files. */
   readonly restore: Effect.Effect<void, GitError>
 }>()("@autoresearch/core/Ratchet") {}

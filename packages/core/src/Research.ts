@@ -37,7 +37,8 @@ export const isValidTag = (tag: string) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(t
 
 const run = (cwd: string, args: ReadonlyArray<string>) =>
   Effect.tryPromise({ try: () => simpleGit(cwd).raw([...args]), catch: (cause) => String((cause as Error).message ?? cause) }).pipe(
-    Effect.map((out) => out.trim())
+    // trimEnd only: `git status --porcelain` lines start with a meaningful space
+    Effect.map((out) => out.trimEnd())
   )
 
 /** Where a research run keeps its state, below the repository's `.autoresearch/<tag>/`. */
@@ -113,20 +114,25 @@ const processAlive = (pid: number) => {
   }
 }
 
-/** One loop per tag at a time; a lock left by a killed process is taken over. */
+/** One loop per tag at a time (created exclusively); a lock left by a killed process is taken over. */
 export const lock = (where: ResearchPaths) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       fs.mkdirSync(where.stateDir, { recursive: true })
       const file = path.join(where.stateDir, "lock")
-      if (fs.existsSync(file)) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          fs.writeFileSync(file, String(process.pid), { flag: "wx" })
+          return file
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error
+        }
         const pid = Number(fs.readFileSync(file, "utf8").trim())
-        if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) {
+        if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
           return yield* new ResearchError({ reason: `another autoresearch process (pid ${pid}) is running tag ${path.basename(where.stateDir)}` })
         }
+        fs.rmSync(file, { force: true })
       }
-      fs.writeFileSync(file, String(process.pid))
-      return file
     }),
     (file) => Effect.sync(() => fs.rmSync(file, { force: true }))
   )
@@ -155,7 +161,7 @@ export const layer = (where: ResearchPaths, config: ResolvedConfig) =>
       return Layer.mergeAll(
         Workspace.layer(where.workdir, config),
         Journal.layer(where.stateDir, config.metric),
-        GitRatchet.layer({ worktree: where.worktree, metric: config.metric }),
+        GitRatchet.layer({ worktree: where.worktree, branch: where.branch, metric: config.metric }),
         LoopEvents.layer
       )
     })
