@@ -7,7 +7,6 @@ import {
   LoopEvents,
   readJournal,
   Loop,
-  ReplayProposer,
   Research,
   type ResolvedConfig
 } from "@autoresearch/core"
@@ -20,6 +19,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { CliError, loadConfig } from "./LoadConfig.ts"
 import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
+import { chooseProposer, proposerNames } from "./ProposerChoice.ts"
 import { table } from "./Table.ts"
 
 const dirArgument = Argument.String("dir").pipe(Argument.withDescription("The research directory (holds autoresearch.config.ts)"))
@@ -35,15 +35,6 @@ const checkPython = (python: ReadonlyArray<string>) =>
     catch: () =>
       new CliError({ reason: `python not found: '${python.join(" ")}' (install it, or set \`python\` in autoresearch.config.ts)` })
   })
-
-const proposerLayer = (choice: string, replayDir: Option.Option<string>, config: ResolvedConfig) => {
-  if (choice === "replay" || (choice === "auto" && Option.isSome(replayDir))) {
-    if (Option.isNone(replayDir)) return Effect.fail(new CliError({ reason: "--proposer replay needs --replay-dir DIR" }))
-    return Effect.succeed({ name: "replay", layer: ReplayProposer.layer(path.resolve(replayDir.value)) })
-  }
-  if (config.proposer !== undefined) return Effect.succeed({ name: "config", layer: config.proposer })
-  return Effect.fail(new CliError({ reason: "no proposer available: pass --proposer replay --replay-dir DIR, or set `proposer` in the config" }))
-}
 
 const scorerLayer = (config: ResolvedConfig) => {
   if (config.scorer !== undefined) return Effect.succeed(config.scorer)
@@ -77,9 +68,16 @@ const run = Command.make(
   {
     dir: dirArgument,
     tag: tagFlag,
-    proposer: Flag.Literals("proposer", ["auto", "replay"]).pipe(
-      Flag.withDescription("Who proposes changes: replay replays --replay-dir; auto uses the config's proposer, or replay when --replay-dir is given"),
+    proposer: Flag.Literals("proposer", proposerNames).pipe(
+      Flag.withDescription(
+        "claude | openai | knob (offline search of the # @knob constants) | replay (--replay-dir) | auto: replay if --replay-dir, else the config's proposer, else Claude if ANTHROPIC_API_KEY is set, else OpenAI if OPENAI_API_KEY is set, else knob"
+      ),
       Flag.withDefault("auto")
+    ),
+    model: Flag.String("model").pipe(Flag.withDescription("For claude and openai: the model to use instead of the default"), Flag.optional),
+    prefetch: Flag.Boolean("prefetch").pipe(
+      Flag.withDescription("For claude and openai: prepare the next proposal while the current experiment trains"),
+      Flag.withDefault(false)
     ),
     replayDir: Flag.String("replay-dir").pipe(
       Flag.withDescription("For --proposer replay: a folder whose subfolders, in name order, hold new versions of mutable files"),
@@ -108,10 +106,17 @@ const run = Command.make(
     const warnings = yield* Research.checkCheckout(where, config)
     for (const warning of warnings) yield* write(`warning: ${warning}\n`)
     const version = yield* checkPython(config.python)
-    const proposer = yield* proposerLayer(input.proposer, input.replayDir, config)
+    const proposer = yield* chooseProposer({
+      choice: input.proposer,
+      env: process.env,
+      replayDir: Option.getOrUndefined(input.replayDir),
+      config,
+      ...Option.match(input.model, { onNone: () => ({}), onSome: (model) => ({ model }) }),
+      prefetch: input.prefetch
+    })
     const scorer = yield* scorerLayer(config)
     const runner = config.runner === undefined ? LocalRunner.layer() : (config.runner)
-    yield* write(`autoresearch: ${path.relative(process.cwd(), dir) || "."} on branch ${where.branch} (${version}, proposer ${proposer.name})\n`)
+    yield* write(`autoresearch: ${path.relative(process.cwd(), dir) || "."} on branch ${where.branch} (${version}, proposer ${proposer.name}: ${proposer.why})\n`)
     const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, scorer, runner)
     const summary = yield* Effect.gen(function*() {
       yield* follow(config)
