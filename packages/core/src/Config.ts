@@ -73,6 +73,8 @@ const ResearchFields = {
   python: Schema.optional(Schema.Union([Schema.NonEmptyString, Command])),
   mutable: Schema.Array(RelativePath).check(Schema.isMinLength(1)),
   immutable: Schema.optional(Schema.Array(RelativePath)),
+  /** Folders of raw data the prepare phase reads (read-only), relative to the research directory or absolute. */
+  sources: Schema.optional(Schema.Array(Schema.NonEmptyString)),
   /** Instructions for the proposer. */
   program: Schema.optional(RelativePath),
   phases: Phases,
@@ -151,6 +153,7 @@ export const resolveConfig = (config: ResearchConfig) => ({
     confirmRuns: config.budget.confirmRuns ?? 0
   },
   seed: config.seed ?? 0,
+  sources: config.sources ?? [],
   syntaxCheck: config.syntaxCheck ?? "python"
 })
 export type ResolvedConfig = ReturnType<typeof resolveConfig>

@@ -165,7 +165,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
         command: [...config.python, ...config.phases.prepare],
         timeoutSeconds: config.budget.prepareSeconds,
         env: { AUTORESEARCH_CACHE_DIR: paths.cacheDir, AUTORESEARCH_SEED: String(config.seed) },
-        readable: [],
+        readable: config.sources.map((source) => path.resolve(workspace.dir, source)),
         writable: [paths.cacheDir]
       }])
       const result = yield* runPhases(-1, experiment)

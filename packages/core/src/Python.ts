@@ -1,0 +1,34 @@
+/**
+ * Finding the Python interpreter a research directory needs: the first candidate that
+ * imports every module named. For configs, so one file works with a venv, conda, or
+ * Debian's /usr/bin/python3 with python3-torch.
+ */
+import { execFileSync } from "node:child_process"
+
+/** Whether `python` imports every module in `modules` (within 60 s). */
+export const pythonImports = (python: ReadonlyArray<string>, modules: ReadonlyArray<string>): boolean => {
+  try {
+    execFileSync(python[0]!, [...python.slice(1), "-c", modules.map((name) => `import ${name}`).join("; ") || "pass"], {
+      stdio: "ignore",
+      timeout: 60_000
+    })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * `AUTORESEARCH_PYTHON` when set (split on spaces), else the first of `candidates` that
+ * imports `modules`, else the first candidate (so the CLI reports what is missing).
+ */
+export const findPython = (
+  modules: ReadonlyArray<string>,
+  candidates: ReadonlyArray<string> = ["python3", "/usr/bin/python3", "python"],
+  env: NodeJS.ProcessEnv = process.env
+): Array<string> => {
+  const chosen = env.AUTORESEARCH_PYTHON?.trim()
+  if (chosen) return chosen.split(/\s+/)
+  const found = candidates.find((candidate) => pythonImports([candidate], modules))
+  return [found ?? candidates[0]!]
+}
