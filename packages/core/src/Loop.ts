@@ -4,7 +4,7 @@
  * out or the proposer has nothing left. It resumes from git and the journal: an
  * experiment cut short is run again, and none is recorded twice.
  */
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect, Result, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { budgetLeft, stopReason } from "./Budgets.ts"
@@ -300,10 +300,16 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       })
 
     if (id > 0) {
-      const applied = yield* Effect.result(workspace.apply(proposal.edits))
+      const applied = proposal.invalid === undefined
+        ? yield* Effect.result(workspace.apply(proposal.edits))
+        : Result.fail({ message: proposal.invalid })
       if (applied._tag === "Failure") {
         yield* ratchet.restore
-        const entry = yield* record({ status: "invalid", commit: null, reason: `edit rejected: ${applied.failure.message}` })
+        const entry = yield* record({
+          status: "invalid",
+          commit: null,
+          reason: proposal.invalid === undefined ? `edit rejected: ${applied.failure.message}` : `no valid proposal: ${proposal.invalid}`
+        })
         yield* events.publish({ _tag: "Decided", id, decision: { keep: false, reason: entry.reason!, flags: [] }, entry })
         continue
       }

@@ -34,6 +34,8 @@ export const Proposal = Schema.Struct({
   edits: Schema.Array(Edit),
   /** Where the proposal came from (a replay folder, a knob setting); lets a resumed run skip what was tried. */
   source: Schema.optional(Schema.String),
-  cost: Schema.optional(Cost)
+  cost: Schema.optional(Cost),
+  /** Set when the proposer could not produce valid edits (e.g. after its repair turns): why. */
+  invalid: Schema.optional(Schema.String)
 })
 export type Proposal = typeof Proposal.Type

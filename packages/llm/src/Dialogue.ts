@@ -201,12 +201,13 @@ export const make = <Conversation>(provider: Provider<Conversation>, settings: D
       }
     }
     yield* Effect.logWarning(`${provider.name}: no valid proposal: ${last.reason}`)
-    if (last.input !== undefined) return { ...last.input, cost } satisfies Proposal
+    if (last.input !== undefined) return { ...last.input, cost, invalid: last.reason } satisfies Proposal
     return {
       description: `no usable proposal from ${provider.model}`,
-      hypothesis: `no valid proposal: ${last.reason}`,
+      hypothesis: "",
       edits: [],
-      cost
+      cost,
+      invalid: last.reason
     } satisfies Proposal
   })
 

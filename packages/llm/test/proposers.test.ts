@@ -203,8 +203,8 @@ for (const wire of [claudeWire, openaiWire]) {
         expect(server.received).toHaveLength(2)
         expect(wire.feedback(server.received[1]!.body).join("\n")).toContain("You did not call propose_experiment")
         expect(proposal.edits).toEqual([])
-        expect(proposal.hypothesis).toContain("prose without a propose_experiment call")
-        expect(proposal.hypothesis).toContain("I would rather discuss this first.")
+        expect(proposal.invalid).toContain("prose without a propose_experiment call")
+        expect(proposal.invalid).toContain("I would rather discuss this first.")
       }))
 
     it.live("rejects edits to prepare.py as not mutable, and after the repair turns hands them to the loop as they are", () =>
@@ -216,6 +216,7 @@ for (const wire of [claudeWire, openaiWire]) {
         expect(wire.feedback(server.received[1]!.body).join("\n")).toContain("prepare.py: not a mutable file (mutable: train.py)")
         expect(wire.feedback(server.received[2]!.body).join("\n")).toContain("1 try left")
         expect(proposal.edits[0]!.path).toBe("prepare.py")
+        expect(proposal.invalid).toContain("prepare.py: not a mutable file")
       }))
 
     it.live("rejects a proposal that fails the syntax check", () =>
