@@ -19,6 +19,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { CliError, loadConfig } from "./LoadConfig.ts"
 import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
+import { doctor } from "./Doctor.ts"
+import { metrics } from "./MetricsCommand.ts"
 import { chooseProposer, proposerNames } from "./ProposerChoice.ts"
 import { table } from "./Table.ts"
 
@@ -148,7 +150,7 @@ const status = Command.make(
 
 export const cli = Command.make("autoresearch").pipe(
   Command.withDescription("Autonomous research loops: propose, train under a budget, score, keep only improvements"),
-  Command.withSubcommands([run, status])
+  Command.withSubcommands([run, status, metrics, doctor])
 )
 
 

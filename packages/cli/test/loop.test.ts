@@ -1,8 +1,9 @@
 import { it } from "@effect/vitest"
-import { Loop, Proposer, ReplayProposer, Research, resolveConfig, type ResolvedConfig } from "@autoresearch/core"
+import { Loop, Proposer, ReplayProposer, Research, resolveConfig, type ResolvedConfig, type Runner } from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
 import { LocalRunner } from "@autoresearch/runners"
 import { Effect, Layer } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect } from "vitest"
@@ -18,6 +19,15 @@ import {
   worktreeStatus,
   writeCandidate
 } from "./fixtures.ts"
+
+const sandboxWorks = (() => {
+  try {
+    execFileSync("bwrap", ["--unshare-all", "--ro-bind", "/", "/", "--", "true"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})()
 
 const repos: Array<ToyRepo> = []
 afterEach(() => {
@@ -46,7 +56,8 @@ const runLoop = (
   repo: ToyRepo,
   tag: string,
   budget: Partial<ResolvedConfig["budget"]> = {},
-  proposer: Layer.Layer<Proposer> = ReplayProposer.layer(repo.candidates)
+  proposer: Layer.Layer<Proposer> = ReplayProposer.layer(repo.candidates),
+  runner: Layer.Layer<Runner> = LocalRunner.layer()
 ) =>
   Effect.gen(function*() {
     const base = resolveConfig(toyConfig)
@@ -56,7 +67,7 @@ const runLoop = (
       Research.layer(where, config),
       proposer,
       CommandScorer.layer({ command: ["python3", "prepare.py", "score"], metric: "val_mse" }),
-      LocalRunner.layer()
+      runner
     )
     const summary = yield* Loop.run(config, where).pipe(Effect.scoped, Effect.provide(layer))
     return { summary, where }
@@ -129,7 +140,8 @@ describe("the loop on the toy research directory", () => {
         "train.py": toyTrain(better, "\nopen(os.path.join(DATA_DIR, 'data.json'), 'a').write(' ')\n")
       })
       writeCandidate(repo, "c-honest", "degree 5", { "train.py": toyTrain(better) })
-      yield* runLoop(repo, "tamper")
+      // Unsandboxed, the tampering happens and the seal catches it (in the sandbox, see below, it cannot happen).
+      yield* runLoop(repo, "tamper", {}, undefined, LocalRunner.layer({ sandbox: "off" }))
       const journal = readJournal(repo, "tamper")
       expect(journal.map((entry) => entry.status)).toEqual(["keep", "invalid", "invalid", "keep"])
       for (const entry of journal.slice(1, 3)) {
@@ -143,6 +155,23 @@ describe("the loop on the toy research directory", () => {
       const worktreePrepare = path.join(repo.stateDir("tamper"), "worktree/research/prepare.py")
       expect(fs.readFileSync(worktreePrepare, "utf8")).not.toContain("tampered")
       expect(worktreeStatus(repo, "tamper")).toBe("")
+    }))
+
+  it.live.skipIf(!sandboxWorks)("in the sandbox, a candidate cannot tamper at all: its writes fail and it crashes", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      const better = { DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" }
+      writeCandidate(repo, "a-tamper-prepare", "rewrites prepare.py", {
+        "train.py": toyTrain(better, "\nopen('prepare.py', 'a').write('# tampered\\n')\n")
+      })
+      writeCandidate(repo, "b-tamper-cache", "rewrites its training data", {
+        "train.py": toyTrain(better, "\nopen(os.path.join(DATA_DIR, 'data.json'), 'a').write(' ')\n")
+      })
+      yield* runLoop(repo, "sandboxed", {}, undefined, LocalRunner.layer({ sandbox: "required" }))
+      const journal = readJournal(repo, "sandboxed")
+      expect(journal.map((entry) => entry.status)).toEqual(["keep", "crash", "crash"])
+      for (const entry of journal.slice(1)) expect(entry.reason).toContain("Read-only file system")
+      expect(journal[2]!.fingerprint).toBe(journal[0]!.fingerprint)
     }))
 
   it.live("stops at max experiments and resumes to the next experiment without repeating one", () =>

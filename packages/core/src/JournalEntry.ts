@@ -27,6 +27,8 @@ export const JournalEntry = Schema.Struct({
   fingerprint: Schema.String,
   seed: Schema.Int,
   memoryGb: Schema.optional(Schema.Number),
+  /** What the runner warned about, e.g. that the experiment ran without a sandbox. */
+  warnings: Schema.optional(Schema.Array(Schema.String)),
   /** Primary metric of each confirmation run, when the config asks for them. */
   confirmations: Schema.optional(Schema.Array(Schema.Number)),
   startedAt: Schema.String,

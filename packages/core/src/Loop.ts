@@ -136,15 +136,25 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
   /** Runs the phases one by one, publishing progress; stops at the first that fails. */
   const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
     const results: Array<PhaseResult> = []
+    const warnings = new Set<string>()
+    let peak: number | undefined
     let last: RunResult | undefined
     for (const phase of experiment.phases) {
       yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name })
       last = yield* runner.run({ ...experiment, phases: [phase] })
       results.push(...last.phases)
+      for (const warning of last.warnings ?? []) warnings.add(warning)
+      if (last.peakMemoryGb !== undefined) peak = Math.max(peak ?? 0, last.peakMemoryGb)
       yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: last.phases[0]?.seconds ?? 0 })
       if (last.status !== "ok") break
     }
-    return { ...last!, phases: results, runDir: experiment.runDir } satisfies RunResult
+    return {
+      ...last!,
+      phases: results,
+      runDir: experiment.runDir,
+      ...(peak === undefined ? {} : { peakMemoryGb: peak }),
+      ...(warnings.size === 0 ? {} : { warnings: [...warnings] })
+    } satisfies RunResult
   })
 
   const cacheSeal = Effect.map(workspace.seal({ cache: paths.cacheDir }), (seal) =>
@@ -335,7 +345,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       }
       let score: Score | undefined
       if (result.status === "ok") {
-        score = yield* scorer.score({ experiment, run: result, hiddenDir: cache.hidden, cacheDir: paths.cacheDir, incumbent })
+        score = yield* scorer.score({ experiment, run: result, hiddenDir: cache.hidden, cacheDir: paths.cacheDir, stateDir: paths.stateDir, incumbent })
         score = { ...score, metrics: finite(score.metrics), reported: finite(score.reported), flags: [...new Set([...score.flags, ...flags])] }
         yield* events.publish({ _tag: "Scored", id, score })
       } else if (flags.length > 0) {
@@ -395,6 +405,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       ...(status === "keep" ? {} : { reason: result.status !== "ok" ? (result.reason ?? result.status) : decision.reason }),
       ...(status === "keep" ? { reason: decision.reason } : {}),
       ...(result.peakMemoryGb === undefined ? {} : { memoryGb: result.peakMemoryGb }),
+      ...(result.warnings === undefined ? {} : { warnings: result.warnings }),
       ...(confirmations.length > 0 ? { confirmations: confirmations.filter(Number.isFinite) } : {})
     })
     yield* events.publish({ _tag: "Decided", id, decision, entry })

@@ -15,6 +15,8 @@ export interface ScoreInput {
   /** The data cache's held-out part, visible to the scorer only. */
   readonly hiddenDir: string
   readonly cacheDir: string
+  /** The research run's state folder, for a scorer's own files (never the sealed cache). */
+  readonly stateDir: string
   /** The kept experiment the candidate competes with (undefined for the baseline). */
   readonly incumbent: JournalEntry | undefined
 }

@@ -1,6 +1,14 @@
 /**
  * @autoresearch/runners: ways to run an experiment's phases. `LocalRunner` runs them as
- * local subprocesses with hard wall-clock limits.
+ * local subprocesses with hard wall-clock limits, a bubblewrap sandbox where the platform
+ * allows, failure triage and a GPU pool.
  */
+export * as BoundedLog from "./BoundedLog.ts"
+export * as GpuPool from "./GpuPool.ts"
 export * as LocalRunner from "./LocalRunner.ts"
+export * as MetricsFile from "./MetricsFile.ts"
+export * as PhaseEnv from "./PhaseEnv.ts"
+export * as PhaseProcess from "./PhaseProcess.ts"
+export * as ProcessTree from "./ProcessTree.ts"
+export * as Sandbox from "./Sandbox.ts"
 export * as Triage from "./Triage.ts"

@@ -1,0 +1,82 @@
+/**
+ * docs/metrics.md's worked example: the Scorer plug-in printed there is the one in
+ * test/examples/MaeScorer.ts, character for character, and it scores as the text says.
+ * Also checks that the page's config for PsnrGatedScorer is a valid research config.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { type ScoreInput, Scorer, validateConfig } from "@autoresearch/core"
+import { Effect, Result } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { encodeNpy } from "../src/Npy.ts"
+import * as PsnrGatedScorer from "../src/PsnrGatedScorer.ts"
+import { MaeScorer } from "./examples/MaeScorer.ts"
+
+const page = fs.readFileSync(path.resolve(import.meta.dirname, "..", "..", "..", "docs", "metrics.md"), "utf8")
+const blocks = [...page.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!)
+
+const setup = (denoised: Float32Array | undefined, log = "") => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "mae-"))
+  const hiddenDir = path.join(root, "hidden")
+  const runDir = path.join(root, "run")
+  fs.mkdirSync(hiddenDir)
+  fs.mkdirSync(runDir)
+  fs.writeFileSync(path.join(hiddenDir, "clean.npy"), encodeNpy({ dtype: "float32", shape: [2, 2, 2], data: Float32Array.of(0, 0.5, 1, 0.25, 0, 0, 0, 0) }))
+  if (denoised !== undefined) fs.writeFileSync(path.join(runDir, "denoised.npy"), encodeNpy({ dtype: "float32", shape: [2, 2, 2], data: denoised }))
+  fs.writeFileSync(path.join(runDir, "train.log"), log)
+  return {
+    experiment: { id: "1", workdir: root, runDir, seed: 0, phases: [], hidden: [] },
+    run: { status: "ok", phases: [{ name: "train", exitCode: 0, signal: null, seconds: 1, logPath: path.join(runDir, "train.log"), timedOut: false }], runDir, logTail: "" },
+    hiddenDir,
+    cacheDir: root,
+    stateDir: root,
+    incumbent: undefined
+  } satisfies ScoreInput
+}
+
+const score = (input: ScoreInput) =>
+  Effect.gen(function*() {
+    return yield* (yield* Scorer).score(input)
+  }).pipe(Effect.provide(MaeScorer))
+
+describe("docs/metrics.md", () => {
+  it("prints the example scorer exactly as the tests run it", () => {
+    const example = fs.readFileSync(path.join(import.meta.dirname, "examples", "MaeScorer.ts"), "utf8")
+    assert.include(blocks, example)
+  })
+
+  it.live("the example scorer computes its metric, and tells the experiment's failures from its own", () =>
+    Effect.gen(function*() {
+      // |0.1| + |0.5 - 0.5| + |1 - 1| + |0.25 - 0.75| + 0.2 + 0 + 0 + (1.5 clamped to 1) = 1.8, over 8 values.
+      const denoised = Float32Array.of(0.1, 0.5, 1, 0.75, 0.2, 0, 0, 1.5)
+      const ok = yield* score(setup(denoised, "val_mae: 0.225\n"))
+      assert.strictEqual(ok.status, "ok")
+      assert.closeTo(ok.metrics.val_mae!, 1.8 / 8, 1e-7)
+      assert.deepStrictEqual(ok.flags, [])
+      const lying = yield* score(setup(denoised, "val_mae: 0.1\n"))
+      assert.deepStrictEqual(lying.flags, ["metric-mismatch"])
+      const missing = yield* score(setup(undefined))
+      assert.strictEqual(missing.status, "invalid")
+      assert.match(missing.reason!, /denoised\.npy: no such file$/)
+      const input = setup(denoised)
+      fs.rmSync(path.join(input.hiddenDir, "clean.npy"))
+      const error = yield* Effect.flip(score(input))
+      assert.strictEqual(error._tag, "ScorerError")
+    }))
+
+  it("shows a PsnrGatedScorer config that validates", () => {
+    assert.isTrue(blocks.some((block) => block.includes("scorer: PsnrGatedScorer.layer()")))
+    const config = {
+      mutable: ["train.py"],
+      immutable: ["prepare.py"],
+      phases: { prepare: ["prepare.py"], train: ["train.py"], predict: ["prepare.py", "predict"] },
+      metric: { ...PsnrGatedScorer.metricSpec(), minDelta: 0.02 },
+      budget: { experimentSeconds: 300 },
+      scorer: PsnrGatedScorer.layer()
+    }
+    const result = validateConfig(config, "docs/metrics.md")
+    assert.isTrue(Result.isSuccess(result), Result.isFailure(result) ? result.failure.message : "")
+    assert.deepStrictEqual(PsnrGatedScorer.metricSpec(), { name: "val_psnr", direction: "max", secondary: ["val_ssim", "bicubic_psnr"] })
+  })
+})

@@ -1,0 +1,251 @@
+/**
+ * One phase as a running process tree, supervised from outside: spawned with execa, its
+ * output pumped into a bounded log, its wall clock enforced by a deadline, and stopped
+ * as a whole (SIGTERM to every member, then SIGKILL) at the deadline or on request. In
+ * the sandbox the tree is bubblewrap's PID namespace; without it, the processes that
+ * carry the phase's marker (see ProcessTree).
+ */
+import { execa, type ResultPromise } from "execa"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { BoundedLog } from "./BoundedLog.ts"
+import * as ProcessTree from "./ProcessTree.ts"
+
+export interface PhaseProcessSpec {
+  /** Full argv: the command, or bubblewrap with its arguments then the command. */
+  readonly argv: ReadonlyArray<string>
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  /** argv runs bubblewrap, which reports its PID namespace on fd 3. */
+  readonly sandboxed: boolean
+  /** The variable and value that mark every process of this phase (unsandboxed). */
+  readonly marker: { readonly variable: string; readonly value: string }
+  readonly timeoutSeconds: number
+  readonly killGraceSeconds: number
+  readonly log: BoundedLog
+}
+
+export interface PhaseExit {
+  readonly exitCode: number | null
+  readonly signal: string | null
+  readonly timedOut: boolean
+  readonly interrupted: boolean
+  readonly seconds: number
+  /** The process could not be started at all (e.g. ENOENT). */
+  readonly spawnError?: string
+}
+
+/** Seconds to wait for the output pipes to close once the process tree is gone. */
+const drainSeconds = 2
+
+/** The executable a command names, resolved as the phase's PATH and working directory would. */
+export const resolveExecutable = (name: string, searchPath: string, cwd: string): string | undefined => {
+  const executable = (file: string) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      return fs.statSync(file).isFile()
+    } catch {
+      return false
+    }
+  }
+  if (name.includes("/")) {
+    const file = path.resolve(cwd, name)
+    return executable(file) ? file : undefined
+  }
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (dir === "") continue
+    const file = path.resolve(cwd, dir, name)
+    if (executable(file)) return file
+  }
+  return undefined
+}
+
+/**
+ * Opens the namespace of bubblewrap's init, so that its inode cannot be given to another
+ * sandbox's namespace while this phase's members are still being looked for by it.
+ */
+const holdNamespace = (init: number, inode: number): number | undefined => {
+  try {
+    const fd = fs.openSync(`/proc/${init}/ns/pid`, "r")
+    if (fs.fstatSync(fd).ino === inode) return fd
+    fs.closeSync(fd)
+  } catch {
+    // gone already, or not ours to open
+  }
+  return undefined
+}
+
+export class PhaseProcess {
+  readonly exited: Promise<PhaseExit>
+  private readonly child: ResultPromise
+  private readonly started = performance.now()
+  private readonly deadline: NodeJS.Timeout
+  private namespace: { readonly init: number; readonly inode: number; readonly held: number | undefined } | undefined
+  private stopping: Promise<void> | undefined
+  private sweep: Promise<void> | undefined
+  private timedOut = false
+  private interrupted = false
+  private exit: PhaseExit | undefined
+  private readonly streamsClosed: Promise<void>
+  private readonly spec: PhaseProcessSpec
+
+  private constructor(spec: PhaseProcessSpec) {
+    this.spec = spec
+    const [file, ...args] = spec.argv
+    this.child = execa(file!, args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      extendEnv: false,
+      detached: true,
+      reject: false,
+      buffer: false,
+      cleanup: true,
+      forceKillAfterDelay: false,
+      stdio: ["ignore", "pipe", "pipe", spec.sandboxed ? "pipe" : "ignore"]
+    })
+    const pump = (stream: NodeJS.ReadableStream | null | undefined) =>
+      new Promise<void>((resolve) => {
+        if (!stream) return resolve()
+        stream.on("data", (chunk: Buffer) => spec.log.write(chunk))
+        stream.on("close", () => resolve())
+        stream.on("error", () => resolve())
+      })
+    this.streamsClosed = Promise.all([pump(this.child.stdout), pump(this.child.stderr)]).then(() => undefined)
+    if (spec.sandboxed) this.readNamespace(this.child.stdio[3] as NodeJS.ReadableStream | undefined)
+    this.deadline = setTimeout(() => {
+      this.timedOut = true
+      void this.stop("timeout")
+    }, spec.timeoutSeconds * 1000)
+    this.exited = new Promise<PhaseExit>((resolve) => {
+      const done = (exitCode: number | null, signal: string | null, spawnError?: string) => {
+        if (this.exit !== undefined) return
+        clearTimeout(this.deadline)
+        this.exit = {
+          exitCode,
+          signal,
+          timedOut: this.timedOut,
+          interrupted: this.interrupted,
+          seconds: (performance.now() - this.started) / 1000,
+          ...(spawnError === undefined ? {} : { spawnError })
+        }
+        resolve(this.exit)
+      }
+      this.child.nodeChildProcess.on("exit", (code, signal) => done(code, signal))
+      // execa settles without an exit event when the process never started.
+      void this.child.then((result) => {
+        if (result.failed && result.exitCode === undefined && result.signal === undefined) {
+          done(null, null, result.code ?? result.shortMessage)
+        }
+      })
+    })
+  }
+
+  static start(spec: PhaseProcessSpec): PhaseProcess {
+    return new PhaseProcess(spec)
+  }
+
+  /** Stops the whole tree: SIGTERM to every member, SIGKILL after the grace; resolves once the phase has exited. */
+  stop(reason: "timeout" | "interrupted"): Promise<void> {
+    if (reason === "interrupted" && this.exit === undefined) this.interrupted = true
+    this.stopping ??= (async () => {
+      if (this.exit === undefined) {
+        this.signalMembers("SIGTERM")
+        const graceOver = new Promise<"grace">((resolve) => {
+          const timer = setTimeout(() => resolve("grace"), this.spec.killGraceSeconds * 1000)
+          void this.exited.then(() => clearTimeout(timer))
+        })
+        await Promise.race([this.exited, graceOver])
+      }
+      await this.killAll()
+    })()
+    return this.stopping
+  }
+
+  /**
+   * Once the phase has exited: kills whatever it left behind (daemons, orphans), waits
+   * for its output to drain and closes the log.
+   */
+  async finish(): Promise<void> {
+    if (this.exit === undefined) await this.stop("interrupted")
+    await this.killAll()
+    let timer: NodeJS.Timeout | undefined
+    const drained = await Promise.race([
+      this.streamsClosed.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), drainSeconds * 1000)
+      })
+    ])
+    clearTimeout(timer)
+    // Something outside the tree still holds the pipes; stop reading them.
+    if (!drained) for (const stream of [this.child.stdout, this.child.stderr]) stream?.destroy()
+    this.spec.log.close()
+  }
+
+  private readNamespace(stream: NodeJS.ReadableStream | undefined) {
+    if (!stream) return
+    let text = ""
+    stream.on("data", (chunk: Buffer) => {
+      text += chunk.toString("utf8")
+      try {
+        const info = JSON.parse(text) as { "child-pid"?: number; "pid-namespace"?: number }
+        if (this.namespace === undefined && typeof info["child-pid"] === "number" && typeof info["pid-namespace"] === "number") {
+          this.namespace = { init: info["child-pid"], inode: info["pid-namespace"], held: holdNamespace(info["child-pid"], info["pid-namespace"]) }
+        }
+      } catch {
+        // not all of it yet
+      }
+    })
+    stream.on("error", () => undefined)
+  }
+
+  private signalMembers(signal: NodeJS.Signals) {
+    if (this.spec.sandboxed) {
+      const namespace = this.namespace
+      // Not started far enough to know its namespace: bubblewrap itself goes, and everything with it.
+      if (namespace === undefined) {
+        return ProcessTree.signal(this.exit === undefined && this.child.pid !== undefined ? [this.child.pid] : [], signal)
+      }
+      // The namespace's init (bubblewrap's) would take every member down at once; it is left for SIGKILL.
+      ProcessTree.signal(ProcessTree.namespaceMembers(namespace.inode).filter((pid) => pid !== namespace.init), signal)
+      return
+    }
+    ProcessTree.signalGroup(this.child.pid, signal)
+    ProcessTree.signal(this.unsandboxedMembers(), signal)
+  }
+
+  private unsandboxedMembers() {
+    // Once the leader is reaped its PID, and so the group's number, may be reused: only the marker counts then.
+    return ProcessTree.markedMembers({ ...this.spec.marker, processGroup: this.exit === undefined ? this.child.pid : undefined })
+  }
+
+  /** After bubblewrap has exited: the kernel may not have finished tearing its namespace down yet. */
+  private async sweepNamespace() {
+    const namespace = this.namespace
+    if (namespace === undefined) return
+    for (let round = 0; round < 200; round++) {
+      const members = ProcessTree.namespaceMembers(namespace.inode)
+      if (members.length === 0) break
+      ProcessTree.signal(members, "SIGKILL")
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    if (namespace.held !== undefined) fs.closeSync(namespace.held)
+  }
+
+  /** SIGKILL to everything in the tree, repeated until nothing of it is left (forks may race the scan). */
+  private async killAll() {
+    if (this.spec.sandboxed) {
+      // bubblewrap runs with --die-with-parent in a PID namespace: killing it kills its init, which kills every member.
+      if (this.exit === undefined && this.child.pid !== undefined) ProcessTree.signal([this.child.pid], "SIGKILL")
+      await this.exited
+      this.sweep ??= this.sweepNamespace()
+      return this.sweep
+    }
+    for (let round = 0; round < 50; round++) {
+      if (this.exit === undefined) ProcessTree.signalGroup(this.child.pid, "SIGKILL")
+      const members = this.unsandboxedMembers()
+      if (members.length === 0 && this.exit !== undefined) return
+      ProcessTree.signal(members, "SIGKILL")
+      await new Promise((resolve) => setTimeout(resolve, round < 10 ? 10 : 50))
+    }
+  }
+}

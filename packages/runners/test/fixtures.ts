@@ -1,0 +1,194 @@
+/**
+ * Test fixtures: a throwaway layout shaped like a research run (a repository with its
+ * .git, the state directory with a worktree, the data cache and the run directories),
+ * experiments over small stdlib-only Python scripts, and a watcher that records every
+ * process carrying a marker so that a test can check none of them survived.
+ */
+import type { Experiment, Phase } from "@autoresearch/core"
+import { execFileSync } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { isAlive } from "../src/ProcessTree.ts"
+
+/** Whether bubblewrap works here, and if not why; the sandbox tests skip, saying so. */
+export const bubblewrap = (() => {
+  try {
+    execFileSync("bwrap", ["--die-with-parent", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", "true"], {
+      stdio: "pipe",
+      timeout: 15_000
+    })
+    return { available: true, reason: "" }
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT"
+      ? "bwrap is not installed (apt-get install bubblewrap)"
+      : `bwrap does not work here: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`
+    return { available: false, reason }
+  }
+})()
+
+/** Test roots live outside /tmp, which the sandbox replaces by a private one. */
+const testBase = () => (process.platform === "linux" && fs.existsSync("/var/tmp") ? "/var/tmp" : os.tmpdir())
+
+export interface Layout {
+  readonly root: string
+  readonly repo: string
+  /** The research directory in the user's checkout. */
+  readonly research: string
+  readonly stateDir: string
+  readonly worktree: string
+  /** The research directory inside the worktree: where phases run. */
+  readonly workdir: string
+  readonly cache: { readonly dir: string; readonly train: string; readonly inputs: string; readonly hidden: string }
+  readonly runsDir: string
+  /** A directory outside all of the above. */
+  readonly outside: string
+  readonly hidden: ReadonlyArray<string>
+  readonly cleanup: () => void
+}
+
+export const makeLayout = (): Layout => {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(testBase(), "autoresearch-runners-")))
+  const repo = path.join(root, "repo")
+  const research = path.join(repo, "research")
+  const stateDir = path.join(repo, ".autoresearch", "t")
+  const worktree = path.join(stateDir, "worktree")
+  const workdir = path.join(worktree, "research")
+  const cacheDir = path.join(stateDir, "cache")
+  const cache = {
+    dir: cacheDir,
+    train: path.join(cacheDir, "train"),
+    inputs: path.join(cacheDir, "inputs"),
+    hidden: path.join(cacheDir, "hidden")
+  }
+  const runsDir = path.join(stateDir, "runs")
+  const outside = path.join(root, "outside")
+  for (const dir of [path.join(repo, ".git"), research, workdir, cache.train, cache.inputs, cache.hidden, runsDir, outside]) {
+    fs.mkdirSync(dir, { recursive: true })
+  }
+  fs.writeFileSync(path.join(repo, ".git", "HEAD"), "ref: refs/heads/main\n")
+  fs.writeFileSync(path.join(worktree, ".git"), "gitdir: ../../../.git/worktrees/t\n")
+  fs.writeFileSync(path.join(research, "train.py"), "print('the user checkout')\n")
+  fs.writeFileSync(path.join(cache.train, "data.txt"), "training data\n")
+  fs.writeFileSync(path.join(cache.inputs, "x.txt"), "validation inputs\n")
+  fs.writeFileSync(path.join(cache.hidden, "targets.txt"), "held-out targets\n")
+  return {
+    root,
+    repo,
+    research,
+    stateDir,
+    worktree,
+    workdir,
+    cache,
+    runsDir,
+    outside,
+    hidden: [cache.hidden, path.join(repo, ".git"), path.join(repo, ".autoresearch")],
+    cleanup: () => fs.rmSync(root, { recursive: true, force: true })
+  }
+}
+
+/** Writes a Python script into the working directory and returns a phase that runs it. */
+export const scriptPhase = (
+  layout: Layout,
+  name: string,
+  script: string,
+  options: Partial<Omit<Phase, "command">> & { readonly args?: ReadonlyArray<string>; readonly python?: string } = {}
+): Phase => {
+  const file = `${name}-${crypto.randomUUID().slice(0, 8)}.py`
+  fs.writeFileSync(path.join(layout.workdir, file), script)
+  return {
+    name,
+    command: [options.python ?? "python3", file, ...(options.args ?? [])],
+    timeoutSeconds: options.timeoutSeconds ?? 30,
+    env: options.env ?? {},
+    readable: options.readable ?? [layout.cache.train],
+    writable: options.writable ?? []
+  }
+}
+
+export const experiment = (layout: Layout, id: string, phases: ReadonlyArray<Phase>): Experiment => {
+  const runDir = path.join(layout.runsDir, id)
+  fs.mkdirSync(runDir, { recursive: true })
+  return { id, workdir: layout.workdir, runDir, seed: 7, phases, hidden: layout.hidden }
+}
+
+/** Reads what a script wrote as JSON into its run directory. */
+export const readJson = <A = Record<string, unknown>>(experiment: Experiment, file: string): A =>
+  JSON.parse(fs.readFileSync(path.join(experiment.runDir, file), "utf8")) as A
+
+const cmdlineHas = (pid: string, marker: Buffer) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`).includes(marker)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Records, every 10 ms until stopped, the host PIDs of live processes whose command
+ * line holds `marker`: what a test needs to check afterwards that none survived.
+ */
+export const watchProcesses = (marker: string) => {
+  const needle = Buffer.from(marker)
+  const seen = new Set<number>()
+  const scan = () => {
+    for (const pid of fs.readdirSync("/proc")) {
+      if (/^\d+$/.test(pid) && cmdlineHas(pid, needle) && isAlive(Number(pid))) seen.add(Number(pid))
+    }
+  }
+  scan()
+  const timer = setInterval(scan, 10)
+  return {
+    seen,
+    stop: () => clearInterval(timer),
+    /** Waits until at least `count` processes were seen (or the timeout passes). */
+    waitFor: async (count: number, timeoutMs = 10_000) => {
+      const until = Date.now() + timeoutMs
+      while (seen.size < count && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
+      return seen.size
+    },
+    alive: () => [...seen].filter(isAlive)
+  }
+}
+
+/** Waits until a file exists (or the timeout passes); says whether it does. */
+export const waitForFile = async (file: string, timeoutMs = 10_000) => {
+  const until = Date.now() + timeoutMs
+  while (!fs.existsSync(file) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
+  return fs.existsSync(file)
+}
+
+/** Waits until none of the PIDs is alive, or the timeout passes; returns those still alive. */
+export const waitDead = async (pids: Iterable<number>, timeoutMs = 2000) => {
+  const until = Date.now() + timeoutMs
+  let alive = [...pids].filter(isAlive)
+  while (alive.length > 0 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    alive = alive.filter(isAlive)
+  }
+  return alive
+}
+
+/**
+ * A script that starts two sleepers that escape the process group (one through
+ * `setsid`, one through a double fork), signals that they are up, then `then`.
+ * Every process it starts carries `marker` on its command line.
+ */
+export const daemonScript = (marker: string, then: string) => `
+import os, subprocess, sys, time
+MARKER = ${JSON.stringify(marker)}
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", MARKER], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", MARKER])
+    os._exit(0)
+os.waitpid(pid, 0)
+time.sleep(0.2)
+open(os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "daemons-started"), "w").close()
+print("daemons started", flush=True)
+${then}
+`
