@@ -1,0 +1,77 @@
+/**
+ * The phase-1 example end to end, as CI runs it: prepare on synthetic LWIR scenes (smoke
+ * size), three CPU experiments with the offline knob proposer, the sandboxed runner and
+ * the PSNR-gated scorer, through the real CLI. Needs a python with torch, numpy and PIL
+ * (Debian: python3-torch python3-numpy python3-pil); skips, saying so, without one.
+ */
+import { findPython, pythonImports } from "@autoresearch/core"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+
+const root = path.resolve(import.meta.dirname, "../../..")
+const example = path.resolve(import.meta.dirname, "..")
+const python = findPython(["torch", "numpy", "PIL"])
+const hasTorch = pythonImports(python, ["torch", "numpy", "PIL"])
+const base = fs.mkdtempSync(path.join(os.tmpdir(), "lwir-sr-test-"))
+afterAll(() => fs.rmSync(base, { recursive: true, force: true }))
+
+const git = (...args: Array<string>) => execFileSync("git", args, { cwd: base, encoding: "utf8", stdio: "pipe" }).trim()
+
+const title = hasTorch
+  ? "runs three CPU experiments: the baseline beats bicubic, the journal and git agree"
+  : `SKIPPED: no python with torch, numpy and PIL (tried ${python.join(" ")}); Debian: apt-get install python3-torch python3-numpy python3-pil`
+
+describe("examples/lwir-sr", () => {
+  it.skipIf(!hasTorch)(title, () => {
+    const research = path.join(base, "lwir-sr")
+    fs.mkdirSync(research)
+    for (const file of ["prepare.py", "train.py", "program.md", "autoresearch.config.ts"]) {
+      fs.copyFileSync(path.join(example, file), path.join(research, file))
+    }
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "lwir-sr")
+    const env: Record<string, string | undefined> = { ...process.env, LWIR_SMOKE: "1", CI: "1", NO_COLOR: "1" }
+    delete env.ANTHROPIC_API_KEY
+    delete env.OPENAI_API_KEY
+    const stdout = execFileSync(
+      process.execPath,
+      [path.join(root, "packages/cli/dist/bin.js"), "run", "lwir-sr", "--max-experiments", "3", "--budget", "40"],
+      { cwd: base, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
+    )
+    expect(stdout).toContain("proposer knob")
+    const state = path.join(base, ".autoresearch", "lwir-sr")
+    const journal = fs.readFileSync(path.join(state, "journal.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line))
+    expect(journal.map((entry) => entry.id)).toEqual([0, 1, 2])
+
+    const baseline = journal[0]
+    expect(baseline.status).toBe("keep")
+    expect(baseline.flags).not.toContain("below-bicubic")
+    const margin = baseline.metrics.val_psnr - baseline.metrics.bicubic_psnr
+    console.log(
+      `lwir-sr baseline: val_psnr ${baseline.metrics.val_psnr.toFixed(3)} dB, bicubic ${baseline.metrics.bicubic_psnr.toFixed(3)} dB, ` +
+        `margin ${margin.toFixed(3)} dB after ${baseline.reported.steps} steps (${baseline.reported.steps_per_second} steps/s)`
+    )
+    expect(margin).toBeGreaterThan(0)
+    expect(baseline.metrics.val_ssim).toBeGreaterThan(0)
+    expect(baseline.metrics.val_ssim).toBeLessThanOrEqual(1)
+    expect(fs.existsSync(path.join(state, "runs", "0", "model.pt"))).toBe(true)
+    expect(fs.existsSync(path.join(state, "runs", "0", "predictions.npy"))).toBe(true)
+
+    // Knob proposals: each edits train.py's constants, and every entry is decided.
+    for (const entry of journal.slice(1)) {
+      expect(entry.description).toMatch(/->/)
+      expect(["keep", "discard", "crash", "timeout", "oom", "invalid"]).toContain(entry.status)
+      expect(entry.fingerprint).toBe(baseline.fingerprint)
+    }
+    const kept = journal.filter((entry) => entry.status === "keep")
+    expect(git("rev-parse", "refs/heads/autoresearch/lwir-sr")).toBe(kept.at(-1).commit)
+    for (const entry of journal.filter((entry) => entry.status !== "keep" && entry.commit !== null)) {
+      expect(git("rev-parse", `refs/autoresearch/lwir-sr/discarded/${entry.id}`)).toBe(entry.commit)
+    }
+    expect(git("-C", path.join(state, "worktree"), "status", "--porcelain")).toBe("")
+  }, 600_000)
+})
