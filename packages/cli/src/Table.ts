@@ -2,7 +2,7 @@
  * The experiments table that `autoresearch status` and the end of `autoresearch run`
  * print: one row per experiment, the metric's difference to the best, and the best.
  */
-import { Loop, type JournalEntry, type MetricSpec } from "@autoresearch/core"
+import { bestEntry, type JournalEntry, type MetricSpec } from "@autoresearch/core"
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length))
 
@@ -11,7 +11,7 @@ export const formatMetric = (value: number | undefined) =>
 
 export const table = (entries: ReadonlyArray<JournalEntry>, metric: Pick<MetricSpec, "name" | "direction">): string => {
   if (entries.length === 0) return "no experiments yet"
-  const best = Loop.bestEntry(entries, { ...metric, minDelta: 0, secondary: [] })
+  const best = bestEntry(entries, metric)
   const bestValue = best?.metrics[metric.name]
   const rows = entries.map((entry) => {
     const value = entry.metrics[metric.name]

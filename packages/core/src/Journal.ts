@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { MetricSpec } from "./Config.ts"
 import { JournalEntry } from "./JournalEntry.ts"
+import { beats } from "./KeepRule.ts"
 
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
   file: Schema.String,
@@ -101,3 +102,12 @@ export const openJournal = (dir: string, metric: Pick<MetricSpec, "name" | "seco
     catch: (cause) =>
       cause instanceof JournalError ? cause : new JournalError({ file: path.join(dir, "journal.jsonl"), reason: String(cause) })
   })
+
+/** The kept entry with the best primary metric. */
+export const bestEntry = (entries: ReadonlyArray<JournalEntry>, metric: Pick<MetricSpec, "name" | "direction">) =>
+  entries.reduce<JournalEntry | undefined>((best, entry) => {
+    const value = entry.metrics[metric.name]
+    if (entry.status !== "keep" || value === undefined) return best
+    if (best === undefined) return entry
+    return beats(value, best.metrics[metric.name]!, metric.direction) ? entry : best
+  }, undefined)

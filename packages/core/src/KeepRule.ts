@@ -5,7 +5,8 @@
  */
 import { Schema } from "effect"
 import type { MetricSpec } from "./Config.ts"
-import type { RunStatus } from "./RunResult.ts"
+import type { EntryStatus } from "./JournalEntry.ts"
+import type { RunResult, RunStatus } from "./RunResult.ts"
 import { integrityFlags, type Score } from "./Score.ts"
 
 export interface Candidate {
@@ -59,4 +60,13 @@ export const keepRule = (
     }
   }
   return { keep: true, reason: `${metric.name} ${value.toFixed(4)} beats incumbent ${incumbent.toFixed(4)}`, flags: [] }
+}
+
+/** The journal status of a decided experiment: why it was not kept, when it was not. */
+export const entryStatus = (run: RunResult, score: Score | undefined, decision: Decision): EntryStatus => {
+  if (decision.keep) return "keep"
+  if (run.status === "crash" || run.status === "timeout" || run.status === "oom") return run.status
+  if (run.status === "killed") return "crash"
+  if (score === undefined || score.status === "invalid" || score.flags.includes("immutable-modified")) return "invalid"
+  return "discard"
 }

@@ -11,9 +11,9 @@ import { budgetLeft, stopReason } from "./Budgets.ts"
 import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
 import type { Experiment, Phase } from "./Experiment.ts"
-import { Journal } from "./Journal.ts"
-import type { EntryStatus, JournalEntry } from "./JournalEntry.ts"
-import { beats, type Decision, keepRule } from "./KeepRule.ts"
+import { bestEntry, Journal } from "./Journal.ts"
+import type { JournalEntry } from "./JournalEntry.ts"
+import { beats, type Decision, entryStatus, keepRule } from "./KeepRule.ts"
 import { zeroCost, type Proposal } from "./Proposal.ts"
 import { Proposer } from "./Proposer.ts"
 import { Ratchet } from "./Ratchet.ts"
@@ -53,15 +53,6 @@ export interface LoopSummary {
   readonly entries: ReadonlyArray<JournalEntry>
 }
 
-/** The kept entry with the best primary metric. */
-export const bestEntry = (entries: ReadonlyArray<JournalEntry>, metric: ResolvedConfig["metric"]) =>
-  entries.reduce<JournalEntry | undefined>((best, entry) => {
-    const value = entry.metrics[metric.name]
-    if (entry.status !== "keep" || value === undefined) return best
-    if (best === undefined) return entry
-    return beats(value, best.metrics[metric.name]!, metric.direction) ? entry : best
-  }, undefined)
-
 const finite = (record: Readonly<Record<string, number>>) =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => Number.isFinite(value)))
 
@@ -77,14 +68,6 @@ const tail = (file: string, lines = 40) => {
   } finally {
     fs.closeSync(fd)
   }
-}
-
-const entryStatus = (run: RunResult, score: Score | undefined, decision: Decision): EntryStatus => {
-  if (decision.keep) return "keep"
-  if (run.status === "crash" || run.status === "timeout" || run.status === "oom") return run.status
-  if (run.status === "killed") return "crash"
-  if (score === undefined || score.status === "invalid" || score.flags.includes("immutable-modified")) return "invalid"
-  return "discard"
 }
 
 export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths: LoopPaths) {

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Journal, JournalError, openJournal, readJournal, resultsTsv } from "../src/Journal.ts"
+import { bestEntry, Journal, JournalError, openJournal, readJournal, resultsTsv } from "../src/Journal.ts"
 import type { JournalEntry } from "../src/JournalEntry.ts"
 
 const metric = { name: "val_mse", secondary: ["val_ssim"] }
@@ -193,4 +193,18 @@ describe("Journal service", () => {
       assert.strictEqual(journal.dir, dir)
       assert.strictEqual(readJournal(journalFile()).entries.length, 1)
     }).pipe(Effect.provide(Journal.layer(dir, metric))))
+})
+
+describe("bestEntry", () => {
+  it("is the kept entry with the best metric in its direction, ignoring discards", () => {
+    const entries = [
+      entry(0, { status: "keep", metrics: { val_mse: 0.5 } }),
+      entry(1, { status: "discard", metrics: { val_mse: 0.1 } }),
+      entry(2, { status: "keep", metrics: { val_mse: 0.3 } }),
+      entry(3, { status: "crash", metrics: {} })
+    ]
+    assert.strictEqual(bestEntry(entries, { name: "val_mse", direction: "min" })?.id, 2)
+    assert.strictEqual(bestEntry(entries, { name: "val_mse", direction: "max" })?.id, 0)
+    assert.strictEqual(bestEntry([entries[1]!], { name: "val_mse", direction: "min" }), undefined)
+  })
 })

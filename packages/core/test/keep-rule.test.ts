@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { beats, type Candidate, keepRule } from "../src/KeepRule.ts"
+import { beats, type Candidate, entryStatus, keepRule } from "../src/KeepRule.ts"
+import type { RunResult } from "../src/RunResult.ts"
 import type { Score } from "../src/Score.ts"
 
 const maxMetric = { name: "val_psnr", direction: "max" as const, minDelta: 0.1 }
@@ -135,5 +136,31 @@ describe("keepRule", () => {
       assert.isFalse(decision.keep, JSON.stringify(metrics))
       assert.strictEqual(decision.reason, "the scorer gave no finite val_psnr")
     }
+  })
+})
+
+describe("entryStatus", () => {
+  const run = (status: RunResult["status"]): RunResult => ({ status, phases: [], runDir: "/run", logTail: "" })
+  const keep = { keep: true, reason: "better", flags: [] }
+  const discard = { keep: false, reason: "worse", flags: [] }
+  const ok: Score = { status: "ok", metrics: { val_psnr: 30 }, reported: {}, flags: [] }
+
+  it("is keep when the decision keeps", () => {
+    assert.strictEqual(entryStatus(run("ok"), ok, keep), "keep")
+  })
+  it("names the run's failure: crash, timeout, oom; an interrupted run counts as a crash", () => {
+    assert.strictEqual(entryStatus(run("crash"), undefined, discard), "crash")
+    assert.strictEqual(entryStatus(run("timeout"), undefined, discard), "timeout")
+    assert.strictEqual(entryStatus(run("oom"), undefined, discard), "oom")
+    assert.strictEqual(entryStatus(run("killed"), undefined, discard), "crash")
+  })
+  it("is invalid for an unscored or invalid score, or modified immutable files", () => {
+    assert.strictEqual(entryStatus(run("ok"), undefined, discard), "invalid")
+    assert.strictEqual(entryStatus(run("ok"), { ...ok, status: "invalid" }, discard), "invalid")
+    assert.strictEqual(entryStatus(run("ok"), { ...ok, flags: ["immutable-modified"] }, discard), "invalid")
+  })
+  it("is discard for a scored run that was not better", () => {
+    assert.strictEqual(entryStatus(run("ok"), ok, discard), "discard")
+    assert.strictEqual(entryStatus(run("ok"), { ...ok, flags: ["below-bicubic"] }, discard), "discard")
   })
 })
