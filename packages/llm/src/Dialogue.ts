@@ -136,6 +136,17 @@ const judge = Effect.fnUntraced(function*(answer: Turn<unknown>, check: Research
   return { _tag: "Rejected", reason: checked.failure.message, callId: call.id, input: decoded.success, others } satisfies Verdict
 })
 
+/** The setting that fixes a fault retrying cannot (a bad key, an unknown model), named for the error. */
+export const settingToFix = (fault: ApiFault, keySetting: string, model: string, baseUrlVariable: string): string | undefined => {
+  if (fault.status === 401) return keySetting
+  if (fault.status === 403) return `${keySetting} (the key has no access to ${model})`
+  if (fault.status === 404) return `the proposer's model (${model}), or ${baseUrlVariable}`
+  if (fault.status === 400 || fault.status === 413 || fault.status === 422) {
+    return "the proposer's model, maxTokens and temperature options"
+  }
+  return undefined
+}
+
 /**
  * A proposer over a provider. After the repair turns are spent it hands back the last
  * proposal as it is (the loop records it `invalid` with the same reason), or, when the

@@ -141,15 +141,7 @@ export const make = (options: Dialogue.ModelOptions = {}) =>
             ]
           } satisfies Dialogue.Turn<ReadonlyArray<Message>>
         }),
-      fixFor: (fault) => {
-        if (fault.status === 401) return keySetting
-        if (fault.status === 403) return `${keySetting} (the key has no access to ${model})`
-        if (fault.status === 404) return `the proposer's model (${model}), or OPENAI_BASE_URL`
-        if (fault.status === 400 || fault.status === 413 || fault.status === 422) {
-          return "the proposer's model, maxTokens and temperature options"
-        }
-        return undefined
-      }
+      fixFor: (fault) => Dialogue.settingToFix(fault, keySetting, model, "OPENAI_BASE_URL")
     }
     return Proposer.of(Dialogue.make(provider, settings))
   })
