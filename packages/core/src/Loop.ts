@@ -247,7 +247,10 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
           id: lastFailed.id,
           status: lastFailed.status,
           reason: lastFailed.reason ?? "",
-          logTail: tail(path.join(paths.runsDir, String(lastFailed.id), "train.log"))
+          // predict runs only after train succeeded, so its log, when there is one, holds the failure
+          logTail: ["predict.log", "train.log"]
+            .map((log) => tail(path.join(paths.runsDir, String(lastFailed.id), log)))
+            .find((text) => text !== "") ?? ""
         },
         left: budgetLeft(config.budget, spent),
         check: (edits: Proposal["edits"]) => Effect.asVoid(workspace.check(edits))
