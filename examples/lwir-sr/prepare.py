@@ -188,6 +188,16 @@ def gaussian_blur(image, sigma):
 # ---------------------------------------------------------------------------
 # The cache
 
+def split_scenes(n_scenes):
+    """Indices of the validation scenes: one contiguous block of the scenes in name order,
+    at a pinned offset. Frames of a video named in sequence then stay on one side, except
+    at the block's two edges (put each sequence in a subfolder for a clean split). At
+    least two validation scenes once there are four."""
+    n_val = max(1 if n_scenes < 4 else 2, int(round(VAL_FRACTION * n_scenes)))
+    start = int(np.random.default_rng(EVAL_SEED).integers(0, n_scenes - n_val + 1))
+    return set(range(start, start + n_val))
+
+
 def crops(rng, frame, size, count):
     h, w = frame.shape
     if h < size or w < size:
@@ -210,10 +220,9 @@ def build(cache_dir, seed, smoke, data, preset):
     else:
         scenes = [[read_frame(p) for p in paths] for paths in real_scenes(data)]
         source = f"{data} ({len(scenes)} scenes)"
-    order = np.random.default_rng(EVAL_SEED).permutation(len(scenes))
-    n_val_scenes = max(1, int(round(VAL_FRACTION * len(scenes))))
-    val_scenes = [scenes[i] for i in order[:n_val_scenes]]
-    train_scenes = [scenes[i] for i in order[n_val_scenes:]]
+    val_index = split_scenes(len(scenes))
+    val_scenes = [scene for i, scene in enumerate(scenes) if i in val_index]
+    train_scenes = [scene for i, scene in enumerate(scenes) if i not in val_index]
     dtype = str(scenes[0][0].dtype)
 
     def patches(scene_list, size, count, crop_rng):
@@ -262,11 +271,13 @@ def time_budget():
 
 
 def device():
+    """The device to train on: $AUTORESEARCH_DEVICE, else the first GPU, else the CPU.
+    A CUDA device always carries its index (torch's memory calls need one)."""
     import torch
-    wanted = os.environ.get("AUTORESEARCH_DEVICE")
-    if wanted:
-        return torch.device(wanted)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    wanted = torch.device(os.environ.get("AUTORESEARCH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if wanted.type == "cuda" and wanted.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return wanted
 
 
 def apply_vram_budget(dev):
@@ -276,9 +287,9 @@ def apply_vram_budget(dev):
     if dev.type != "cuda":
         return None
     budget = float(os.environ.get("AUTORESEARCH_VRAM_GB", DEFAULT_VRAM_GB))
-    total = torch.cuda.get_device_properties(dev).total_memory / 1e9
+    total = torch.cuda.get_device_properties(dev.index).total_memory / 1e9
     fraction = min(1.0, budget / total)
-    torch.cuda.set_per_process_memory_fraction(fraction, dev)
+    torch.cuda.set_per_process_memory_fraction(fraction, dev.index)
     return budget
 
 

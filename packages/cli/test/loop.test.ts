@@ -206,6 +206,22 @@ describe("the loop on the toy research directory", () => {
       expect(discardedRef(repo, "slow", 1)).toBe(journal[1]!.commit)
     }))
 
+  it.live("voids a candidate that trains past its budget and start-up allowance (budget-exceeded)", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      writeCandidate(repo, "a-overrun", "trains 3 s on a 1 s budget", {
+        "train.py": toyTrain({ DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" }, "\nimport time\ntime.sleep(3)\n")
+      })
+      yield* runLoop(repo, "overrun", { experimentSeconds: 1, startupSeconds: 1, graceSeconds: 20 })
+      const journal = readJournal(repo, "overrun")
+      expect(journal[1]!.status).toBe("discard")
+      expect(journal[1]!.flags).toContain("budget-exceeded")
+      expect(journal[1]!.reason).toContain("integrity: budget-exceeded")
+      // better than the baseline, so only the overrun stopped it
+      expect(journal[1]!.metrics.val_mse).toBeLessThan(journal[0]!.metrics.val_mse)
+      expect(branchHead(repo, "overrun")).toBe(journal[0]!.commit)
+    }))
+
   it.live("stops cleanly when the proposer's spending reaches maxCostUsd, with the cost in the journal", () =>
     Effect.gen(function*() {
       const repo = newRepo()

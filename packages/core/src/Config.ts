@@ -4,6 +4,7 @@
  * the budgets, and is validated with messages that name the field and the reason.
  */
 import { Layer, Result, Schema, SchemaIssue } from "effect"
+import { defaultStartupSeconds } from "./Budgets.ts"
 import { normalisePath } from "./Edits.ts"
 import type { Proposer } from "./Proposer.ts"
 import type { Runner } from "./Runner.ts"
@@ -36,6 +37,12 @@ export const Budget = Schema.Struct({
   experimentSeconds: Seconds,
   /** Extra time past the budget before the runner kills training. */
   graceSeconds: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /**
+   * Seconds the train phase may run past `experimentSeconds` for start-up and saving; past
+   * that (but inside the grace), the run is voided with the flag `budget-exceeded`.
+   * Default: 10 s or 10% of the budget, whichever is more.
+   */
+  startupSeconds: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
   /** Limit for the prepare phase (run once per research run). */
   prepareSeconds: Schema.optional(Seconds),
   /** Limit for the predict phase. */
@@ -148,6 +155,7 @@ export const resolveConfig = (config: ResearchConfig) => ({
   budget: {
     ...config.budget,
     graceSeconds: config.budget.graceSeconds ?? Math.max(5, config.budget.experimentSeconds * 0.1),
+    startupSeconds: config.budget.startupSeconds ?? defaultStartupSeconds(config.budget.experimentSeconds),
     prepareSeconds: config.budget.prepareSeconds ?? 1800,
     predictSeconds: config.budget.predictSeconds ?? 300,
     confirmRuns: config.budget.confirmRuns ?? 0

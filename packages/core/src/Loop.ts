@@ -7,7 +7,7 @@
 import { Clock, Effect, Result, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { budgetLeft, stopReason } from "./Budgets.ts"
+import { budgetLeft, overBudget, stopReason } from "./Budgets.ts"
 import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
 import type { Experiment, Phase } from "./Experiment.ts"
@@ -316,6 +316,8 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       const experiment = makeExperiment(label, seed, [])
       const result = yield* runPhases(id, { ...experiment, phases: phasesFor(experiment.runDir, seed) })
       const flags: Array<string> = []
+      const train = result.phases.find((phase) => phase.name === "train")
+      if (result.status === "ok" && train !== undefined && overBudget(train.seconds, config.budget)) flags.push("budget-exceeded")
       const immutableChanged = changedPaths(
         immutableSeal,
         Object.fromEntries(Object.entries(yield* workspace.seal()).filter(([key]) => !key.startsWith("cache/")))

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { budgetLeft, stopReason } from "../src/Budgets.ts"
+import { budgetLeft, overBudget, stopReason } from "../src/Budgets.ts"
 
 const spent = (experiments: number, elapsedSeconds: number, usd: number) => ({ experiments, elapsedSeconds, usd })
 
@@ -61,5 +61,18 @@ describe("budgetLeft", () => {
     const onlyCost = budgetLeft({ experimentSeconds: 60, maxCostUsd: 4 }, spent(1, 1, 1))
     assert.deepStrictEqual(onlyCost, { usd: 3 })
     assert.deepStrictEqual(Object.keys(onlyCost), ["usd"])
+  })
+})
+
+describe("overBudget", () => {
+  it("allows the start-up allowance past the budget, and no more", () => {
+    assert.isFalse(overBudget(109, { experimentSeconds: 100, startupSeconds: 10 }))
+    assert.isTrue(overBudget(111, { experimentSeconds: 100, startupSeconds: 10 }))
+  })
+  it("defaults the allowance to 10 s or 10% of the budget, whichever is more", () => {
+    assert.isFalse(overBudget(45 + 9.9, { experimentSeconds: 45 }))
+    assert.isTrue(overBudget(45 + 10.1, { experimentSeconds: 45 }))
+    assert.isFalse(overBudget(600 + 59, { experimentSeconds: 600 }))
+    assert.isTrue(overBudget(600 + 61, { experimentSeconds: 600 }))
   })
 })

@@ -174,6 +174,7 @@ describe("resolveConfig", () => {
     assert.deepStrictEqual(resolved.budget, {
       experimentSeconds: 60,
       graceSeconds: 6,
+      startupSeconds: 10,
       prepareSeconds: 1800,
       predictSeconds: 300,
       confirmRuns: 0
