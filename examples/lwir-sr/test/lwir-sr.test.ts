@@ -55,7 +55,7 @@ describe("examples/lwir-sr", () => {
       `lwir-sr baseline: val_psnr ${baseline.metrics.val_psnr.toFixed(3)} dB, bicubic ${baseline.metrics.bicubic_psnr.toFixed(3)} dB, ` +
         `margin ${margin.toFixed(3)} dB after ${baseline.reported.steps} steps (${baseline.reported.steps_per_second} steps/s)`
     )
-    expect(margin).toBeGreaterThan(0)
+    expect(margin).toBeGreaterThan(0.3)
     expect(baseline.metrics.val_ssim).toBeGreaterThan(0)
     expect(baseline.metrics.val_ssim).toBeLessThanOrEqual(1)
     expect(fs.existsSync(path.join(state, "runs", "0", "model.pt"))).toBe(true)

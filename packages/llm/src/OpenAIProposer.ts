@@ -122,7 +122,8 @@ export const make = (options: Dialogue.ModelOptions = {}) =>
               ...messages,
               {
                 role: "assistant",
-                content: choice.message.content ?? null,
+                // A message without tool calls needs text; a refusal comes back with none.
+                content: choice.message.content ?? (toolCalls.length === 0 ? (choice.message.refusal ?? "") : null),
                 ...(toolCalls.length === 0 ? {} : {
                   tool_calls: toolCalls.map((call) => ({
                     id: call.id,

@@ -68,9 +68,17 @@ export const make = Effect.fnUntraced(function*(inner: Proposer["Service"]) {
     Effect.gen(function*() {
       const experimentsAfter = context.left.experiments === undefined ? undefined : context.left.experiments - 1
       if (experimentsAfter !== undefined && experimentsAfter <= 0) return
+      // The running proposal is paid for but not yet in the journal; another of its price must still fit.
+      const spent = proposal.cost?.usd ?? 0
+      const usdAfter = context.left.usd === undefined ? undefined : context.left.usd - spent
+      if (usdAfter !== undefined && usdAfter < Math.max(spent, Number.EPSILON)) return
       const snapshot: ResearchContext & InFlight = {
         ...context,
-        left: { ...context.left, ...(experimentsAfter === undefined ? {} : { experiments: experimentsAfter }) },
+        left: {
+          ...context.left,
+          ...(experimentsAfter === undefined ? {} : { experiments: experimentsAfter }),
+          ...(usdAfter === undefined ? {} : { usd: usdAfter })
+        },
         inFlight: [proposal],
         check: snapshotCheck(context.files)
       }

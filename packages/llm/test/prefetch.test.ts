@@ -57,6 +57,21 @@ describe("prefetch", () => {
       expect(second.cost?.usd).toBe(0.1)
     }))
 
+  it.live("counts the running proposal's cost against the budget, and prepares nothing it could not pay for", () =>
+    Effect.gen(function*() {
+      const inner = recording((_, call) => setting("B", "1", String(call + 1), 0.1))
+      const proposer = yield* Prefetch.make(inner.service)
+      const head = "A = 1\nB = 1\n"
+      yield* proposer.propose({ ...contextOf(head), left: { experiments: 10, usd: 0.25 } })
+      yield* Effect.sleep("20 millis")
+      expect(inner.seen).toHaveLength(2)
+      expect(inner.seen[1]!.left.usd).toBeCloseTo(0.15, 10)
+      // $0.15 left after one more at $0.10 is $0.05: not enough for another call of that price
+      yield* proposer.propose({ ...contextOf(head), left: { experiments: 9, usd: 0.15 } })
+      yield* Effect.sleep("20 millis")
+      expect(inner.seen).toHaveLength(2)
+    }))
+
   it.live("re-applies prepared edits on a new head when they still apply", () =>
     Effect.gen(function*() {
       const inner = recording((_, call) => (call === 1 ? setting("A", "1", "2") : setting("B", "1", "5")))

@@ -382,3 +382,23 @@ describe("openai: malformed tool arguments", () => {
       expect(said).toContain("edits")
     }))
 })
+
+describe("openai: a refusal", () => {
+  it.live("counts as a repair turn, and the next request carries text for the refusing message", () =>
+    Effect.gen(function*() {
+      // Like the real API: an assistant message needs content or tool calls.
+      const server = yield* serve((request, index): Answer => {
+        const invalid = (request.body?.messages ?? []).some((message: any) =>
+          message.role === "assistant" && (message.content === null || message.content === undefined) && !message.tool_calls
+        )
+        if (invalid) return { status: 400, json: openai.error("invalid_request_error", "assistant message needs content or tool_calls") }
+        return { json: index === 0 ? openai.completion({ refusal: "I can't help with that." }, "stop", { input: 100, output: 5 }) : openai.toolUse(goodInput) }
+      })
+      const proposal = yield* propose(openaiWire, server)
+      expect(server.received).toHaveLength(2)
+      const refused = server.received[1]!.body.messages.find((message: any) => message.role === "assistant")
+      expect(refused.content).toBe("I can't help with that.")
+      expect(proposal.invalid).toBeUndefined()
+      expect(proposal.edits.length).toBeGreaterThan(0)
+    }))
+})

@@ -101,7 +101,7 @@ export const compareFiles = Effect.fnUntraced(function*(prediction: string, targ
   if (extent.max - extent.min < 0.05 * dataRange) {
     warnings.push(
       `the target spans only ${(extent.min).toPrecision(3)}..${(extent.max).toPrecision(3)} of a data range of ${dataRange}: ` +
-        "PSNR is inflated (normalise each scene to its own range, or pass --data-range)"
+        "PSNR is inflated (normalise each scene to its own range before comparing)"
     )
   }
   const settings = {

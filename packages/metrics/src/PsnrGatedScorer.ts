@@ -14,6 +14,7 @@ import { clamp, countNonFinite, describeShape, type Dtype, firstNonFinite, sameS
 import { ImageFileError, locate, readImage } from "./ImageFile.ts"
 import { lrConsistency } from "./LrConsistency.ts"
 import { evaluateParallel } from "./Parallel.ts"
+import { mean } from "./Psnr.ts"
 import type { SsimOptions } from "./Ssim.ts"
 
 export interface PsnrGatedScorerOptions {
@@ -49,6 +50,9 @@ export interface PsnrGatedScorerOptions {
 }
 
 const NAME = "psnr-gated"
+
+/** The most one image contributes to `val_psnr` (an exact match would be +Infinity). */
+export const maxPsnrDb = 100
 
 /** Names of the metrics the scorer computes. */
 export const metricNames = {
@@ -202,7 +206,8 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
     })
 
     const metrics: Record<string, number> = {
-      [metricNames.psnr]: evaluation.psnr,
+      // An exact patch has infinite PSNR; capped per image, it cannot make the mean infinite.
+      [metricNames.psnr]: mean(evaluation.psnrEach.map((value) => Math.min(value, maxPsnrDb))),
       [metricNames.ssim]: evaluation.ssim
     }
     if (evaluation.gradientEnergyRatio !== undefined) metrics[metricNames.gradientEnergyRatio] = evaluation.gradientEnergyRatio

@@ -97,6 +97,17 @@ const incumbent = (metrics: Record<string, number>): JournalEntry => ({
 const metric = PsnrGatedScorer.metricSpec()
 
 describe("PsnrGatedScorer", () => {
+  it.live("caps an exact image at maxPsnrDb, so one perfect patch cannot make val_psnr infinite", () =>
+    Effect.gen(function*() {
+      const prediction = blend(0.7)
+      prediction.data.set(hr.data.subarray(0, HEIGHT * WIDTH))
+      const { input } = layout(npy(prediction))
+      const result = yield* score(input)
+      assert.strictEqual(result.status, "ok")
+      const rest = psnrMean({ ...blend(0.7), count: COUNT - 1, data: blend(0.7).data.subarray(HEIGHT * WIDTH) }, { ...hr, count: COUNT - 1, data: hr.data.subarray(HEIGHT * WIDTH) }, { shave: SCALE })
+      assert.closeTo(result.metrics.val_psnr!, (PsnrGatedScorer.maxPsnrDb + rest * (COUNT - 1)) / COUNT, 1e-6)
+    }))
+
   it.live("computes the metrics itself, as the metric functions do, and gates on bicubic", () =>
     Effect.gen(function*() {
       const prediction = blend(0.7)
