@@ -30,7 +30,7 @@ export default defineResearch({
   },
   metric: { name: "val_psnr", direction: "max", minDelta: 0.02, secondary: ["val_ssim", "bicubic_psnr"] },
   budget: smoke
-    ? { experimentSeconds: 45, graceSeconds: 30, maxExperiments: 3 }
-    : { experimentSeconds: 600, graceSeconds: 120, maxExperiments: 100 },
+    ? { experimentSeconds: 45, graceSeconds: 30, maxExperiments: 3, vramGb: 16 }
+    : { experimentSeconds: 600, graceSeconds: 120, maxExperiments: 100, vramGb: 16 },
   scorer: PsnrGatedScorer.layer()
 })

@@ -1,15 +1,9 @@
 /**
  * The `autoresearch` command: `run` opens a research run (or resumes it) and drives the
- * loop with live progress; `status` prints the experiments table of a run.
+ * loop with live progress; `status` prints the experiments table of a run; `metrics`
+ * compares two images; `doctor` checks the machine.
  */
-import {
-
-  LoopEvents,
-  readJournal,
-  Loop,
-  Research,
-  type ResolvedConfig
-} from "@autoresearch/core"
+import { bestEntry, type JournalEntry, Loop, LoopEvents, readJournal, Research, type ResolvedConfig } from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
 import { LocalRunner } from "@autoresearch/runners"
 import { Effect, Layer, Option, Schedule, Stream } from "effect"
@@ -18,9 +12,9 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CliError, loadConfig } from "./LoadConfig.ts"
-import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
 import { doctor } from "./Doctor.ts"
 import { metrics } from "./MetricsCommand.ts"
+import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
 import { chooseProposer, proposerNames } from "./ProposerChoice.ts"
 import { table } from "./Table.ts"
 
@@ -49,11 +43,15 @@ const scorerLayer = (config: ResolvedConfig) => {
 const write = (text: string) => Effect.sync(() => process.stdout.write(text))
 
 /** Follows the loop's events: a redrawn live line on a TTY, plain lines otherwise. */
-const follow = (config: ResolvedConfig) =>
+const follow = (config: ResolvedConfig, earlier: ReadonlyArray<JournalEntry>) =>
   Effect.gen(function*() {
     const events = yield* LoopEvents
     const tty = process.stdout.isTTY === true && process.env.CI === undefined
-    let state = initialProgress
+    // A resumed run shows its best so far from the start.
+    const best = bestEntry(earlier, config.metric)
+    let state = best === undefined
+      ? initialProgress
+      : { ...initialProgress, best: { id: best.id, value: best.metrics[config.metric.name]! } }
     const redraw = () => (tty ? write(`\r\x1b[2K${liveLine(state, Date.now(), config.metric)}`) : Effect.void)
     if (tty) yield* Effect.forkScoped(Effect.repeat(Effect.suspend(redraw), Schedule.spaced("1 second")))
     yield* Effect.forkScoped(Stream.runForEach(events.subscribe, (event) =>
@@ -117,11 +115,11 @@ const run = Command.make(
       prefetch: input.prefetch
     })
     const scorer = yield* scorerLayer(config)
-    const runner = config.runner === undefined ? LocalRunner.layer() : (config.runner)
+    const runner = config.runner ?? LocalRunner.layer(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb })
     yield* write(`autoresearch: ${path.relative(process.cwd(), dir) || "."} on branch ${where.branch} (${version}, proposer ${proposer.name}: ${proposer.why})\n`)
     const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, scorer, runner)
     const summary = yield* Effect.gen(function*() {
-      yield* follow(config)
+      yield* follow(config, readJournal(path.join(where.stateDir, "journal.jsonl")).entries)
       const result = yield* Loop.run(config, where)
       yield* Effect.sleep("10 millis")
       return result
@@ -152,5 +150,3 @@ export const cli = Command.make("autoresearch").pipe(
   Command.withDescription("Autonomous research loops: propose, train under a budget, score, keep only improvements"),
   Command.withSubcommands([run, status, metrics, doctor])
 )
-
-

@@ -214,6 +214,25 @@ describe("autoresearch --help", () => {
 // ---------------------------------------------------------------------------
 // 2. Clear errors, and nothing half-written
 
+describe("autoresearch run: a failing baseline", () => {
+  it("stops with the reason and where the log is, and a resume on the same tag refuses to search", async () => {
+    const repo = toyRepo()
+    fs.writeFileSync(path.join(repo.research, "train.py"), "import sys\nprint('cannot train')\nsys.exit(3)\n")
+    git(repo.root, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qam", "broken train.py")
+    writeCandidate(repo, "01", "a fix", { "train.py": toyTrain() })
+    const args = ["run", "research", "--replay-dir", repo.candidates, "--tag", "broken"]
+    const first = await cli(args, repo.root)
+    expect(first.code).toBe(1)
+    const lines = first.stderr.split("\n").filter((line) => line.trim() !== "")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^autoresearch: error: the baseline \(experiment 0\) failed: train failed \(exit code 3\); log: .*runs\/0\/train\.log\. Fix train\.py, commit, and start a new run with another --tag$/)
+    const second = await cli(args, repo.root)
+    expect(second.code).toBe(1)
+    expect(second.stderr).toMatch(/the baseline \(experiment 0\) of this research run failed \(train failed \(exit code 3\)\)/)
+    expect(readJournal(repo, "broken").map((entry) => entry.status)).toEqual(["crash"])
+  })
+})
+
 describe("autoresearch run: errors", () => {
   /** Asserts one `autoresearch: error:` line on stderr, exit 1, and no state left in `root`. */
   const expectCleanError = (result: CliResult, root: string, pattern: RegExp) => {

@@ -23,12 +23,12 @@ export const budgetLeft = (budget: Budget, spent: Spent): Left => ({
   ...(budget.maxCostUsd === undefined ? {} : { usd: Math.max(0, budget.maxCostUsd - spent.usd) })
 })
 
-/** The default start-up allowance of a train phase: 10 s or 10% of its budget, whichever is more. */
-export const defaultStartupSeconds = (experimentSeconds: number) => Math.max(10, experimentSeconds * 0.1)
+/** The default start-up allowance of a train phase: half its grace, so the flag fires before the kill. */
+export const defaultStartupSeconds = (graceSeconds: number) => graceSeconds / 2
 
 /** Whether a train phase that took `trainSeconds` overran its budget and start-up allowance. */
-export const overBudget = (trainSeconds: number, budget: Pick<Budget, "experimentSeconds" | "startupSeconds">): boolean =>
-  trainSeconds > budget.experimentSeconds + (budget.startupSeconds ?? defaultStartupSeconds(budget.experimentSeconds))
+export const overBudget = (trainSeconds: number, budget: { readonly experimentSeconds: number; readonly startupSeconds: number }): boolean =>
+  trainSeconds > budget.experimentSeconds + budget.startupSeconds
 
 /** Why the loop must stop before starting another experiment, or undefined to go on. */
 export const stopReason = (budget: Budget, spent: Spent): string | undefined => {

@@ -40,9 +40,11 @@ export const Budget = Schema.Struct({
   /**
    * Seconds the train phase may run past `experimentSeconds` for start-up and saving; past
    * that (but inside the grace), the run is voided with the flag `budget-exceeded`.
-   * Default: 10 s or 10% of the budget, whichever is more.
+   * Default: half the grace, so that the flag can fire before the runner kills training.
    */
   startupSeconds: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** GPU memory (GB) each experiment may use, passed to it as `AUTORESEARCH_VRAM_GB`. */
+  vramGb: Schema.optional(Schema.Number.check(Schema.isGreaterThan(0))),
   /** Limit for the prepare phase (run once per research run). */
   prepareSeconds: Schema.optional(Seconds),
   /** Limit for the predict phase. */
@@ -121,12 +123,16 @@ export const validateConfig = (input: unknown, source: string): Result.Result<Re
       mutable: decoded.success.mutable.map(normalisePath),
       ...(decoded.success.immutable === undefined ? {} : { immutable: decoded.success.immutable.map(normalisePath) })
     }
-    const overlap = config.mutable.filter((file) => config.immutable?.includes(file))
+    const alwaysImmutable = ["autoresearch.config.ts", ...(config.program === undefined ? [] : [normalisePath(config.program)])]
+    const overlap = config.mutable.filter((file) => config.immutable?.includes(file) || alwaysImmutable.includes(file))
     if (overlap.length > 0) {
       return Result.fail(
         new ConfigError({
           source,
-          problems: overlap.map((file) => ({ field: "immutable", reason: `${file} is also listed as mutable` }))
+          problems: overlap.map((file) => ({
+            field: "mutable",
+            reason: alwaysImmutable.includes(file) ? `${file} is always immutable` : `${file} is also listed as immutable`
+          }))
         })
       )
     }
@@ -147,15 +153,17 @@ export const defineResearch = (config: typeof ResearchConfig.Encoded): ResearchC
 }
 
 /** The values a config leaves out, filled in once so the rest of the code never guesses. */
-export const resolveConfig = (config: ResearchConfig) => ({
+export const resolveConfig = (config: ResearchConfig) => {
+  const grace = config.budget.graceSeconds ?? Math.max(5, config.budget.experimentSeconds * 0.1)
+  return {
   ...config,
   python: config.python === undefined ? ["python3"] : typeof config.python === "string" ? [config.python] : [...config.python],
   immutable: [...new Set([...(config.immutable ?? []), ...(config.program ? [config.program] : []), "autoresearch.config.ts"])],
   metric: { ...config.metric, minDelta: config.metric.minDelta ?? 0, secondary: config.metric.secondary ?? [] },
   budget: {
     ...config.budget,
-    graceSeconds: config.budget.graceSeconds ?? Math.max(5, config.budget.experimentSeconds * 0.1),
-    startupSeconds: config.budget.startupSeconds ?? defaultStartupSeconds(config.budget.experimentSeconds),
+    graceSeconds: grace,
+    startupSeconds: config.budget.startupSeconds ?? defaultStartupSeconds(grace),
     prepareSeconds: config.budget.prepareSeconds ?? 1800,
     predictSeconds: config.budget.predictSeconds ?? 300,
     confirmRuns: config.budget.confirmRuns ?? 0
@@ -163,5 +171,6 @@ export const resolveConfig = (config: ResearchConfig) => ({
   seed: config.seed ?? 0,
   sources: config.sources ?? [],
   syntaxCheck: config.syntaxCheck ?? "python"
-})
+  }
+}
 export type ResolvedConfig = ReturnType<typeof resolveConfig>

@@ -15,11 +15,12 @@ const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch
 /** Where a research run keeps the commits it set aside, e.g. `refs/autoresearch/<tag>/discarded/3`. */
 export const refPrefix = (branch: string) => `refs/autoresearch/${branch.replace(/^autoresearch\//, "")}`
 
-const git = (repo: SimpleGit, args: ReadonlyArray<string>) =>
+/** Runs git in `cwd`; output with trailing whitespace removed (leading spaces can matter, as in `status --porcelain`). */
+export const git = (cwd: string | SimpleGit, args: ReadonlyArray<string>) =>
   Effect.tryPromise({
-    try: () => repo.raw([...args]),
+    try: () => (typeof cwd === "string" ? simpleGit(cwd) : cwd).raw([...args]),
     catch: (cause) => new GitError({ command: args.join(" "), reason: String((cause as Error).message ?? cause).trim() })
-  }).pipe(Effect.map((out) => out.trim()))
+  }).pipe(Effect.map((out) => out.trimEnd()))
 
 export interface WorktreeOptions {
   readonly repoRoot: string

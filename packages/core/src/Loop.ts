@@ -35,7 +35,11 @@ export interface LoopPaths {
 
 export class LoopError extends Schema.TaggedError<LoopError>()("LoopError", {
   reason: Schema.String
-}) {}
+}) {
+  override get message() {
+    return this.reason
+  }
+}
 
 export class ImmutableModified extends Schema.TaggedError<ImmutableModified>()("ImmutableModified", {
   paths: Schema.Array(Schema.String),
@@ -84,9 +88,11 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     inputs: path.join(paths.cacheDir, "inputs"),
     hidden: path.join(paths.cacheDir, "hidden")
   }
-  const hidden = [cache.hidden, ...paths.hidden]
+  const sources = config.sources.map((source) => path.resolve(workspace.dir, source))
+  // Raw data and held-out targets are for prepare and the scorer only.
+  const hiddenFromExperiments = [cache.hidden, ...sources, ...paths.hidden]
 
-  const makeExperiment = (id: string, seed: number, phases: ReadonlyArray<Phase>): Experiment => {
+  const makeExperiment = (id: string, seed: number, phases: ReadonlyArray<Phase>, hidden: ReadonlyArray<string> = hiddenFromExperiments): Experiment => {
     const runDir = path.join(paths.runsDir, id)
     fs.rmSync(runDir, { recursive: true, force: true })
     fs.mkdirSync(runDir, { recursive: true })
@@ -158,9 +164,9 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
         command: [...config.python, ...config.phases.prepare],
         timeoutSeconds: config.budget.prepareSeconds,
         env: { AUTORESEARCH_CACHE_DIR: paths.cacheDir, AUTORESEARCH_SEED: String(config.seed) },
-        readable: config.sources.map((source) => path.resolve(workspace.dir, source)),
+        readable: sources,
         writable: [paths.cacheDir]
-      }])
+      }], paths.hidden)
       const result = yield* runPhases(-1, experiment)
       if (result.status !== "ok") {
         return yield* new LoopError({
@@ -175,6 +181,13 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
 
   // Resume: put the branch back on the journal's incumbent; a candidate cut short is set aside.
   let entries = [...(yield* journal.entries)]
+  const baseline = entries[0]
+  if (baseline !== undefined && baseline.status !== "keep") {
+    return yield* new LoopError({
+      reason: `the baseline (experiment 0) of this research run failed (${baseline.reason ?? baseline.status}); ` +
+        "fix it, commit, and start a new run with another --tag"
+    })
+  }
   const keptCommit = () => [...entries].reverse().find((entry) => entry.status === "keep")?.commit
   const head = yield* ratchet.head
   const incumbentCommit = keptCommit()
@@ -390,8 +403,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       metrics: score?.metrics ?? {},
       reported: score?.reported ?? {},
       flags: [...new Set([...(score?.flags ?? []), ...decision.flags])],
-      ...(status === "keep" ? {} : { reason: result.status !== "ok" ? (result.reason ?? result.status) : decision.reason }),
-      ...(status === "keep" ? { reason: decision.reason } : {}),
+      reason: status === "keep" || result.status === "ok" ? decision.reason : (result.reason ?? result.status),
       ...(result.peakMemoryGb === undefined ? {} : { memoryGb: result.peakMemoryGb }),
       ...(result.warnings === undefined ? {} : { warnings: result.warnings }),
       ...(confirmations.length > 0 ? { confirmations: confirmations.filter(Number.isFinite) } : {})
@@ -399,7 +411,8 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     yield* events.publish({ _tag: "Decided", id, decision, entry })
     if (id === 0 && !decision.keep) {
       return yield* new LoopError({
-        reason: `the baseline (experiment 0) failed: ${entry.reason}; fix ${config.phases.train.join(" ")} before searching. Log: ${result.phases.at(-1)?.logPath ?? ""}`
+        reason: `the baseline (experiment 0) failed: ${entry.reason}; log: ${result.phases.at(-1)?.logPath ?? "-"}. ` +
+          `Fix ${config.phases.train.join(" ")}, commit, and start a new run with another --tag`
       })
     }
   }

@@ -6,7 +6,6 @@
 import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { simpleGit } from "simple-git"
 import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
 import * as GitRatchet from "./GitRatchet.ts"
@@ -35,11 +34,7 @@ export interface ResearchPaths extends LoopPaths {
 
 export const isValidTag = (tag: string) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag) && !tag.includes("..")
 
-const run = (cwd: string, args: ReadonlyArray<string>) =>
-  Effect.tryPromise({ try: () => simpleGit(cwd).raw([...args]), catch: (cause) => String((cause as Error).message ?? cause) }).pipe(
-    // trimEnd only: `git status --porcelain` lines start with a meaningful space
-    Effect.map((out) => out.trimEnd())
-  )
+const run = (cwd: string, args: ReadonlyArray<string>) => Effect.mapError(GitRatchet.git(cwd, args), (error) => error.reason)
 
 /** Where a research run keeps its state, below the repository's `.autoresearch/<tag>/`. */
 export const paths = Effect.fnUntraced(function*(dir: string, tag: string) {

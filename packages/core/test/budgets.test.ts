@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { budgetLeft, overBudget, stopReason } from "../src/Budgets.ts"
+import { budgetLeft, defaultStartupSeconds, overBudget, stopReason } from "../src/Budgets.ts"
 
 const spent = (experiments: number, elapsedSeconds: number, usd: number) => ({ experiments, elapsedSeconds, usd })
 
@@ -69,10 +69,8 @@ describe("overBudget", () => {
     assert.isFalse(overBudget(109, { experimentSeconds: 100, startupSeconds: 10 }))
     assert.isTrue(overBudget(111, { experimentSeconds: 100, startupSeconds: 10 }))
   })
-  it("defaults the allowance to 10 s or 10% of the budget, whichever is more", () => {
-    assert.isFalse(overBudget(45 + 9.9, { experimentSeconds: 45 }))
-    assert.isTrue(overBudget(45 + 10.1, { experimentSeconds: 45 }))
-    assert.isFalse(overBudget(600 + 59, { experimentSeconds: 600 }))
-    assert.isTrue(overBudget(600 + 61, { experimentSeconds: 600 }))
+  it("defaults the allowance to half the grace", () => {
+    assert.strictEqual(defaultStartupSeconds(30), 15)
+    assert.strictEqual(defaultStartupSeconds(5), 2.5)
   })
 })

@@ -117,11 +117,19 @@ describe("validateConfig", () => {
 
   it("names a file that is both mutable and immutable", () => {
     const all = problems({ ...minimal, mutable: ["train.py", "model.py"], immutable: ["model.py", "prepare.py"] })
-    assert.deepStrictEqual(all, [{ field: "immutable", reason: "model.py is also listed as mutable" }])
+    assert.deepStrictEqual(all, [{ field: "mutable", reason: "model.py is also listed as immutable" }])
   })
 
   it("names a file that is both mutable and immutable under another spelling", () => {
-    problemFor({ ...minimal, mutable: ["./train.py"], immutable: ["train.py"] }, "immutable")
+    problemFor({ ...minimal, mutable: ["./train.py"], immutable: ["train.py"] }, "mutable")
+  })
+
+  it("refuses the config file and the program as mutable: they are always immutable", () => {
+    const all = problems({ ...minimal, program: "program.md", mutable: ["train.py", "autoresearch.config.ts", "./program.md"] })
+    assert.deepStrictEqual(all, [
+      { field: "mutable", reason: "autoresearch.config.ts is always immutable" },
+      { field: "mutable", reason: "program.md is always immutable" }
+    ])
   })
 
   it("rejects a non-object with a (root) problem", () => {
@@ -174,7 +182,7 @@ describe("resolveConfig", () => {
     assert.deepStrictEqual(resolved.budget, {
       experimentSeconds: 60,
       graceSeconds: 6,
-      startupSeconds: 10,
+      startupSeconds: 3,
       prepareSeconds: 1800,
       predictSeconds: 300,
       confirmRuns: 0
