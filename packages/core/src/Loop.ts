@@ -15,6 +15,7 @@ import { bestEntry, Journal } from "./Journal.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
 import { beats, type Decision, entryStatus, keepRule } from "./KeepRule.ts"
 import { zeroCost, type Proposal } from "./Proposal.ts"
+import { cacheLayout, experimentPhases, preparePhase } from "./Plan.ts"
 import { Proposer } from "./Proposer.ts"
 import { Ratchet } from "./Ratchet.ts"
 import type { PhaseResult, RunResult } from "./RunResult.ts"
@@ -83,11 +84,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
   const journal = yield* Journal
   const events = yield* LoopEvents
   const startedMs = yield* Clock.currentTimeMillis
-  const cache = {
-    train: path.join(paths.cacheDir, "train"),
-    inputs: path.join(paths.cacheDir, "inputs"),
-    hidden: path.join(paths.cacheDir, "hidden")
-  }
+  const cache = cacheLayout(paths.cacheDir)
   const sources = config.sources.map((source) => path.resolve(workspace.dir, source))
   // Raw data and held-out targets are for prepare and the scorer only.
   const hiddenFromExperiments = [cache.hidden, ...sources, ...paths.hidden]
@@ -98,30 +95,6 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     fs.mkdirSync(runDir, { recursive: true })
     return { id, workdir: workspace.dir, runDir, seed, phases, hidden }
   }
-  const baseEnv = (runDir: string, seed: number) => ({
-    AUTORESEARCH_RUN_DIR: runDir,
-    AUTORESEARCH_SEED: String(seed),
-    AUTORESEARCH_BUDGET_SECONDS: String(config.budget.experimentSeconds)
-  })
-  const phasesFor = (runDir: string, seed: number): Array<Phase> => [
-    {
-      name: "train",
-      command: [...config.python, ...config.phases.train],
-      timeoutSeconds: config.budget.experimentSeconds + config.budget.graceSeconds,
-      env: { ...baseEnv(runDir, seed), AUTORESEARCH_DATA_DIR: cache.train },
-      readable: [cache.train],
-      writable: []
-    },
-    ...(config.phases.predict === undefined ? [] : [{
-      name: "predict",
-      command: [...config.python, ...config.phases.predict],
-      timeoutSeconds: config.budget.predictSeconds,
-      env: { ...baseEnv(runDir, seed), AUTORESEARCH_INPUTS_DIR: cache.inputs },
-      readable: [cache.inputs],
-      writable: []
-    }])
-  ]
-
   /** Runs the phases one by one, publishing progress; stops at the first that fails. */
   const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
     const results: Array<PhaseResult> = []
@@ -158,16 +131,9 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     }
     fs.rmSync(paths.cacheDir, { recursive: true, force: true })
     for (const dir of Object.values(cache)) fs.mkdirSync(dir, { recursive: true })
-    if (config.phases.prepare !== undefined) {
-      const experiment = makeExperiment("prepare", config.seed, [{
-        name: "prepare",
-        command: [...config.python, ...config.phases.prepare],
-        timeoutSeconds: config.budget.prepareSeconds,
-        env: { AUTORESEARCH_CACHE_DIR: paths.cacheDir, AUTORESEARCH_SEED: String(config.seed) },
-        readable: sources,
-        writable: [paths.cacheDir]
-      }], paths.hidden)
-      const result = yield* runPhases(-1, experiment)
+    const phase = preparePhase(config, paths.cacheDir, sources)
+    if (phase !== undefined) {
+      const result = yield* runPhases(-1, makeExperiment("prepare", config.seed, [phase], paths.hidden))
       if (result.status !== "ok") {
         return yield* new LoopError({
           reason: `prepare failed (${result.reason ?? result.status}); log: ${result.phases[0]?.logPath}\n${result.logTail}`
@@ -327,7 +293,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
 
     const evaluate = Effect.fnUntraced(function*(seed: number, label: string) {
       const experiment = makeExperiment(label, seed, [])
-      const result = yield* runPhases(id, { ...experiment, phases: phasesFor(experiment.runDir, seed) })
+      const result = yield* runPhases(id, { ...experiment, phases: experimentPhases(config, cache, experiment.runDir, seed) })
       const flags: Array<string> = []
       const train = result.phases.find((phase) => phase.name === "train")
       if (result.status === "ok" && train !== undefined && overBudget(train.seconds, config.budget)) flags.push("budget-exceeded")
