@@ -22,6 +22,7 @@ import type { PhaseResult, RunResult } from "./RunResult.ts"
 import { Runner } from "./Runner.ts"
 import type { Score } from "./Score.ts"
 import { Scorer } from "./Scorer.ts"
+import { readRegularFile } from "./SafeRead.ts"
 import { changedPaths, fingerprint, type Seal } from "./Seal.ts"
 import { Workspace } from "./Workspace.ts"
 
@@ -61,18 +62,10 @@ export interface LoopSummary {
 const finite = (record: Readonly<Record<string, number>>) =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => Number.isFinite(value)))
 
+/** The last lines of a log the experiment could have tampered with: never a FIFO or a link. */
 const tail = (file: string, lines = 40) => {
-  if (!fs.existsSync(file)) return ""
-  const size = fs.statSync(file).size
-  const fd = fs.openSync(file, "r")
-  try {
-    const length = Math.min(size, 16_384)
-    const buffer = Buffer.alloc(length)
-    fs.readSync(fd, buffer, 0, length, size - length)
-    return buffer.toString("utf8").split("\n").slice(-lines).join("\n")
-  } finally {
-    fs.closeSync(fd)
-  }
+  const read = readRegularFile(file, 16_384, { fromEnd: true })
+  return read._tag === "Text" ? read.text.split("\n").slice(-lines).join("\n") : ""
 }
 
 export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths: LoopPaths) {

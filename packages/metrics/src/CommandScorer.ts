@@ -4,9 +4,8 @@
  * Numbers the experiment printed are read from its train log and only compared.
  */
 import { Effect, Layer, Schema } from "effect"
-import { parseReported, Scorer, ScorerError, type Score } from "@autoresearch/core"
+import { parseReported, readRegularFile, Scorer, ScorerError, type Score } from "@autoresearch/core"
 import { execFile } from "node:child_process"
-import * as fs from "node:fs"
 import * as path from "node:path"
 
 export interface CommandScorerOptions {
@@ -78,7 +77,8 @@ export const make = (options: CommandScorerOptions) =>
         ),
         Effect.map((output): Score => {
           const trainLog = input.run.phases.find((phase) => phase.name === "train")?.logPath
-          const reported = trainLog && fs.existsSync(trainLog) ? parseReported(fs.readFileSync(trainLog, "utf8")) : {}
+          const log = trainLog === undefined ? undefined : readRegularFile(trainLog, 8 << 20)
+          const reported = log?._tag === "Text" ? parseReported(log.text) : {}
           const flags = mismatch(reported[options.metric], output.metrics[options.metric], options.tolerance)
             ? ["metric-mismatch"]
             : []

@@ -4,7 +4,7 @@
  * sharpness itself, and gates on the bicubic baseline of the same data (computed once
  * per data fingerprint). Numbers the experiment printed are only compared.
  */
-import { type JournalEntry, parseReported, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
+import { type JournalEntry, lstat, parseReported, readRegularFile, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -104,7 +104,8 @@ const invalid = (reason: string, reported: Record<string, number>, flags: Array<
 
 const readReported = (input: ScoreInput): Record<string, number> => {
   const log = input.run.phases.find((phase) => phase.name === "train")?.logPath
-  return log !== undefined && fs.existsSync(log) ? parseReported(fs.readFileSync(log, "utf8")) : {}
+  const read = log === undefined ? undefined : readRegularFile(log, 8 << 20)
+  return read?._tag === "Text" ? parseReported(read.text) : {}
 }
 
 const scorerError = (reason: string) => new ScorerError({ scorer: NAME, reason })
@@ -177,7 +178,11 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
     }
 
     const predictionsName = options.predictions ?? "predictions.npy"
-    const loaded = yield* Effect.result(readImage(path.join(input.run.runDir, predictionsName), { finite: false }))
+    const predictionsFile = path.join(input.run.runDir, predictionsName)
+    // Written by the experiment: never read through a link or from a FIFO.
+    const kind = lstat(predictionsFile)
+    if (kind !== undefined && !kind.isFile()) return invalid(`${predictionsName}: not a regular file`, reported)
+    const loaded = yield* Effect.result(readImage(predictionsFile, { finite: false }))
     if (loaded._tag === "Failure") {
       const problem = loaded.failure instanceof ImageFileError ? loaded.failure.problem : String(loaded.failure)
       return invalid(`${predictionsName}: ${problem}`, reported)

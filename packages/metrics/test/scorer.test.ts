@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type JournalEntry, keepRule, type ScoreInput, Scorer, sealOf } from "@autoresearch/core"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -253,5 +254,23 @@ describe("PsnrGatedScorer", () => {
       fs.renameSync(path.join(input.run.runDir, "predictions.npy"), path.join(input.run.runDir, "denoised.npy"))
       const renamed = yield* score(input, { targets: "clean.npy", predictions: "denoised.npy", inputs: null, shave: 3 })
       assert.closeTo(renamed.metrics.val_psnr!, psnrMean(prediction, hr, { shave: 3 }), 1e-9)
+    }))
+})
+
+describe("PsnrGatedScorer and files the experiment planted", () => {
+  it.live("refuses predictions that are a symbolic link or a FIFO, and never blocks on a FIFO log", () =>
+    Effect.gen(function*() {
+      const { input } = layout(undefined)
+      fs.symlinkSync(path.join(input.hiddenDir, "hr.npy"), path.join(input.run.runDir, "predictions.npy"))
+      fs.rmSync(input.run.phases[0]!.logPath)
+      execFileSync("mkfifo", [input.run.phases[0]!.logPath])
+      const linked = yield* score(input)
+      assert.strictEqual(linked.status, "invalid")
+      assert.include(linked.reason, "predictions.npy: not a regular file")
+      fs.rmSync(path.join(input.run.runDir, "predictions.npy"))
+      execFileSync("mkfifo", [path.join(input.run.runDir, "predictions.npy")])
+      const fifo = yield* score(input)
+      assert.strictEqual(fifo.status, "invalid")
+      assert.deepStrictEqual(fifo.reported, {})
     }))
 })

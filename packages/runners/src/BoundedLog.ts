@@ -2,7 +2,9 @@
  * A phase's log file, bounded however much the phase prints: the first `headBytes` go
  * to the file as they arrive, the last `tailBytes` are held in a fixed ring buffer and
  * appended when the log is closed, and a line between them says how much was dropped.
- * Memory stays at the size of the ring whatever the output.
+ * Memory stays at the size of the ring whatever the output. The log lives in a directory
+ * the phase can write: whatever the phase planted at its path is removed, never followed
+ * or opened, and a log the phase replaced while it ran is put back when it is closed.
  */
 import * as fs from "node:fs"
 
@@ -19,9 +21,20 @@ export interface LogSummary {
   readonly bytes: number
   /** Bytes left out of the file. */
   readonly dropped: number
+  /** Something else was at the log's path when it was closed (the phase removed or replaced it); the log was put back. */
+  readonly replaced: boolean
 }
 
 const MiB = 1 << 20
+
+/** Removes whatever is at `file` (a symbolic link, a FIFO, a directory) and creates an empty regular file there. */
+const createFresh = (file: string, mode: "r+" | "w") => {
+  fs.rmSync(file, { recursive: true, force: true })
+  const access = mode === "r+" ? fs.constants.O_RDWR : fs.constants.O_WRONLY
+  return fs.openSync(file, access | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o644)
+}
+
+const sameFile = (a: fs.Stats | undefined, b: fs.Stats) => a !== undefined && a.dev === b.dev && a.ino === b.ino
 
 /** The line the log carries where output was left out. */
 export const droppedLine = (dropped: number, head: number, tail: number) =>
@@ -30,6 +43,7 @@ export const droppedLine = (dropped: number, head: number, tail: number) =>
 export class BoundedLog {
   readonly path: string
   private readonly fd: number
+  private readonly created: fs.Stats
   private readonly headBytes: number
   private readonly ring: Buffer
   /** Bytes that went through the ring; it holds the last min(ringTotal, its size) of them. */
@@ -43,7 +57,8 @@ export class BoundedLog {
     this.path = file
     this.headBytes = options.headBytes ?? MiB
     this.ring = Buffer.alloc(Math.max(1, options.tailBytes ?? MiB))
-    this.fd = fs.openSync(file, "w")
+    this.fd = createFresh(file, "r+")
+    this.created = fs.fstatSync(this.fd)
   }
 
   write(chunk: Buffer): void {
@@ -80,9 +95,37 @@ export class BoundedLog {
       fs.writeSync(this.fd, droppedLine(dropped, this.written, tail.length))
     }
     if (tail.length > 0) fs.writeSync(this.fd, tail)
+    const replaced = !this.stillAtPath()
+    if (replaced) this.putBack()
     fs.closeSync(this.fd)
-    this.closed = { path: this.path, bytes: this.total, dropped: Math.max(0, dropped) }
+    this.closed = { path: this.path, bytes: this.total, dropped: Math.max(0, dropped), replaced }
     return this.closed
+  }
+
+  private stillAtPath() {
+    try {
+      return sameFile(fs.lstatSync(this.path), this.created)
+    } catch {
+      return false
+    }
+  }
+
+  /** Writes what the log's own file holds (the kept head and tail, at most their sizes) to a fresh file at its path. */
+  private putBack() {
+    // Bounded by what this log writes, whatever else was appended to its file.
+    const limit = this.headBytes + this.ring.length + 1024
+    const contents = Buffer.alloc(Math.min(fs.fstatSync(this.fd).size, limit))
+    const length = fs.readSync(this.fd, contents, 0, contents.length, 0)
+    try {
+      const fresh = createFresh(this.path, "w")
+      try {
+        fs.writeSync(fresh, contents, 0, length)
+      } finally {
+        fs.closeSync(fresh)
+      }
+    } catch {
+      // the run directory itself is gone or unwritable: nothing to put the log back into
+    }
   }
 
   private toRing(chunk: Buffer) {

@@ -1,9 +1,10 @@
 /**
  * The Runner over local subprocesses. Each phase runs the experiment's command in its
  * working directory, sandboxed with bubblewrap where the platform allows, with an
- * allowlisted environment, a GPU lease from the pool, a bounded log in the run
- * directory and a wall-clock limit enforced from outside; then triage says how it ended.
- * Interrupting the Effect stops every process the phase started before it returns.
+ * allowlisted environment, a fresh home and temporary directory, a GPU lease from the
+ * pool, a bounded log in the run directory and a wall-clock limit enforced from outside;
+ * then triage says how it ended. Interrupting the Effect stops every process the phase
+ * started before it returns, and a runner that was killed has its phases killed by the next.
  */
 import { Effect, Layer } from "effect"
 import { parseReported, Runner, RunnerError, type Experiment, type Phase, type RunResult } from "@autoresearch/core"
@@ -13,9 +14,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { BoundedLog, type BoundedLogOptions } from "./BoundedLog.ts"
 import * as GpuPool from "./GpuPool.ts"
+import * as Homes from "./Homes.ts"
 import { peakVramGb, readMetrics } from "./MetricsFile.ts"
+import * as Orphans from "./Orphans.ts"
 import { phaseEnv, runnerVariables } from "./PhaseEnv.ts"
 import { type PhaseExit, PhaseProcess, resolveExecutable } from "./PhaseProcess.ts"
+import { kindOf, lstat } from "@autoresearch/core"
 import * as Sandbox from "./Sandbox.ts"
 import { triage } from "./Triage.ts"
 
@@ -43,26 +47,15 @@ export interface LocalRunnerOptions {
   readonly vramBudgetGb?: number
   /** Further paths no phase may see (added to the experiment's hidden paths and the user's credential files). */
   readonly hide?: ReadonlyArray<string>
+  /** Further paths every sandboxed phase may read, e.g. a toolkit or weights under your home, which is otherwise emptied. */
+  readonly readable?: ReadonlyArray<string>
+  /**
+   * The home directory a sandboxed phase sees emptied, with only what it needs bound back
+   * read-only (default `os.homedir()` when the phase starts; `/root` is emptied too when
+   * the runner runs as root).
+   */
+  readonly hideHome?: string
 }
-
-/** Where the user's credentials usually live, relative to their home; hidden from sandboxed phases. */
-const credentialPaths = [
-  ".ssh",
-  ".aws",
-  ".azure",
-  ".kube",
-  ".docker",
-  ".gnupg",
-  ".netrc",
-  ".git-credentials",
-  ".pypirc",
-  ".npmrc",
-  ".config/gcloud",
-  ".config/gh",
-  ".config/hub",
-  ".cache/huggingface/token",
-  ".huggingface"
-]
 
 /** The variable whose value marks every process of a phase, so that no orphan escapes the final sweep. */
 const markerVariable = "AUTORESEARCH_RUN_ID"
@@ -96,41 +89,68 @@ const unsandboxedWarning = (reason: string) =>
   `or set sandbox: "required" to refuse such runs`
 
 /** What the sandbox mounts for a phase, from the paths as they are on disk now. */
-const sandboxSpec = (
-  experiment: Experiment,
-  phase: Phase,
-  runDir: string,
-  hide: ReadonlyArray<string>,
-  withGpus: boolean
-): Sandbox.SandboxSpec => ({
-  workdir: realpath(experiment.workdir) ?? path.resolve(experiment.workdir),
-  runDir: realpath(runDir) ?? runDir,
-  readable: phase.readable.map((target) => realpath(target) ?? path.resolve(target)),
-  writable: phase.writable.map((target) => realpath(target) ?? path.resolve(target)),
+const sandboxSpec = (input: {
+  readonly experiment: Experiment
+  readonly phase: Phase
+  readonly runDir: string
+  readonly executable: string
+  readonly log: string
+  readonly hide: ReadonlyArray<string>
+  readonly readable: ReadonlyArray<string>
+  readonly homes: ReadonlyArray<string>
+  readonly withGpus: boolean
+}): Sandbox.SandboxSpec => ({
+  workdir: realpath(input.experiment.workdir) ?? path.resolve(input.experiment.workdir),
+  runDir: realpath(input.runDir) ?? input.runDir,
+  readable: [
+    ...input.phase.readable.map((target) => realpath(target) ?? path.resolve(target)),
+    ...Homes.interpreterTrees(input.executable, input.homes),
+    ...input.readable.map((target) => realpath(target) ?? path.resolve(target))
+  ],
+  writable: input.phase.writable.map((target) => realpath(target) ?? path.resolve(target)),
+  readOnly: [input.log],
+  homes: input.homes,
   hidden: hiddenEntries([
-    ...experiment.hidden,
-    ...hide,
+    ...input.experiment.hidden,
+    ...input.hide,
     // a worktree's .git file points into the repository's .git, which is hidden anyway
-    path.join(experiment.workdir, ".git"),
-    ...credentialPaths.map((file) => path.join(os.homedir(), file))
+    path.join(input.experiment.workdir, ".git"),
+    ...Homes.credentialFiles(input.homes)
   ]),
-  devices: withGpus ? gpuDeviceNodes() : []
+  devices: input.withGpus ? gpuDeviceNodes() : []
 })
 
-/** Expected artifacts that are missing or empty in the run directory. */
+/**
+ * Expected artifacts that are missing, empty, or not a regular file inside the run
+ * directory (a symbolic link, a FIFO), looked at without opening or following them.
+ */
 const artifactProblems = (runDir: string, files: ReadonlyArray<string>) => {
-  const sizes = files.map((file) => {
-    try {
-      return { file, size: fs.statSync(path.join(runDir, file)).size }
-    } catch {
-      return { file, size: undefined }
-    }
-  })
-  return {
-    missing: sizes.filter((entry) => entry.size === undefined).map((entry) => entry.file),
-    empty: sizes.filter((entry) => entry.size === 0).map((entry) => entry.file)
+  const missing: Array<string> = []
+  const empty: Array<string> = []
+  const refused: Array<string> = []
+  const realRunDir = realpath(runDir) ?? runDir
+  for (const file of files) {
+    const target = path.resolve(runDir, file)
+    const parent = realpath(path.dirname(target))
+    const stats = lstat(target)
+    if (stats === undefined) missing.push(file)
+    else if (parent === undefined || !Sandbox.isWithin(parent, realRunDir)) refused.push(`${file} outside the run directory`)
+    else if (!stats.isFile()) refused.push(`${file} as ${kindOf(stats)}`)
+    else if (stats.size === 0) empty.push(file)
   }
+  return { missing, empty, refused }
 }
+
+/** A fresh directory outside the run directory for an unsandboxed phase's HOME and TMPDIR, removed after it. */
+const scratchDirectory = (phase: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${Orphans.scratchPrefix}${phase.replace(/[^\w.-]/g, "_")}-`))
+      for (const sub of ["home", "tmp"]) fs.mkdirSync(path.join(dir, sub))
+      return dir
+    }),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
 
 /** Runs a started phase to its end; interrupting stops its whole process tree first, and it is always cleaned up. */
 const supervise = (start: () => PhaseProcess) =>
@@ -155,13 +175,16 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
     : probe.available
     ? undefined
     : probe.reason
+  // bubblewrap dies with the runner (--die-with-parent); an unsandboxed phase's first process does so through setpriv.
+  const dieWithRunner = bwrap === undefined ? yield* Orphans.parentDeathPrefix() : []
 
   const runPhase = Effect.fnUntraced(function*(experiment: Experiment, phase: Phase) {
     const warnings: Array<string> = []
     const lease = yield* pool.lease(pool.gpus.length > 0 ? options.gpusPerPhase ?? 1 : 0)
     const runDir = path.resolve(experiment.runDir)
-    const privateDir = path.join(runDir, ".private", phase.name)
-    for (const dir of ["home", "tmp"]) fs.mkdirSync(path.join(privateDir, dir), { recursive: true })
+    const sandboxed = bwrap !== undefined
+    // Fresh for every phase, so that nothing an earlier phase wrote runs in this one (~/.local's usercustomize.py).
+    const scratch = sandboxed ? undefined : yield* scratchDirectory(phase.name)
     const marker = `${experiment.id}-${phase.name}-${crypto.randomUUID()}`
     const built = phaseEnv({
       parent: process.env,
@@ -171,9 +194,9 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
         phase: phase.name,
         seed: experiment.seed,
         timeoutSeconds: phase.timeoutSeconds,
-        home: path.join(privateDir, "home"),
-        tmp: bwrap === undefined ? path.join(privateDir, "tmp") : "/tmp",
-        sandboxed: bwrap !== undefined,
+        home: scratch === undefined ? Sandbox.phaseHome : path.join(scratch, "home"),
+        tmp: scratch === undefined ? Sandbox.phaseTmp : path.join(scratch, "tmp"),
+        sandboxed,
         gpus: lease.gpus.map((gpu) => gpu.index),
         hideGpus: options.gpus === "none",
         vramBudgetGb: options.vramBudgetGb,
@@ -193,36 +216,63 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
         reason: `${phase.name}: command not found: ${command ?? "(empty command)"} (PATH=${built.env.PATH ?? ""})`
       })
     }
+    // Whatever an earlier phase planted at the log's path is removed, not followed.
+    const log = yield* Effect.acquireRelease(
+      Effect.sync(() => new BoundedLog(path.join(runDir, `${phase.name}.log`), options.log)),
+      (log) => Effect.sync(() => log.close())
+    )
     const argv = bwrap === undefined
-      ? [executable, ...args]
+      ? [...dieWithRunner, executable, ...args]
       : [
         bwrap,
-        ...Sandbox.bwrapArgs(sandboxSpec(experiment, phase, runDir, options.hide ?? [], lease.gpus.length > 0), { infoFd: 3 }),
+        ...Sandbox.bwrapArgs(
+          sandboxSpec({
+            experiment,
+            phase,
+            runDir,
+            executable,
+            log: log.path,
+            hide: options.hide ?? [],
+            readable: options.readable ?? [],
+            homes: Homes.homesToHide(options.hideHome),
+            withGpus: lease.gpus.length > 0
+          }),
+          { infoFd: 3 }
+        ),
         executable,
         ...args
       ]
     if (withoutSandbox !== undefined) warnings.push(unsandboxedWarning(withoutSandbox))
 
-    const log = new BoundedLog(path.join(runDir, `${phase.name}.log`), options.log)
-    const exit = yield* supervise(() =>
-      PhaseProcess.start({
+    const running = yield* Effect.acquireRelease(
+      Effect.sync(() => Orphans.record(path.dirname(runDir), { variable: markerVariable, value: marker }, scratch)),
+      (record) => Effect.sync(() => record.remove())
+    )
+    const exit = yield* supervise(() => {
+      const started = PhaseProcess.start({
         argv,
         cwd: experiment.workdir,
         env: built.env,
-        sandboxed: bwrap !== undefined,
+        sandboxed,
         marker: { variable: markerVariable, value: marker },
         timeoutSeconds: phase.timeoutSeconds,
         killGraceSeconds: options.killGraceSeconds ?? 2,
         log
       })
-    )
-    fs.rmSync(privateDir, { recursive: true, force: true })
+      running.started(started.pid)
+      return started
+    })
     if (exit.spawnError !== undefined) {
       return yield* new RunnerError({ runner: "local", reason: `${phase.name}: could not start ${argv[0]}: ${exit.spawnError}` })
     }
+    if (log.close().replaced) {
+      warnings.push(`${phase.name} removed or replaced its log; the runner put its own back at ${log.path}`)
+    }
 
     const logTail = log.lastLines(40)
-    const reported = { ...parseReported(log.lastLines(200)), ...readMetrics(path.join(runDir, "metrics.json")) }
+    const metrics = readMetrics(path.join(runDir, "metrics.json"))
+    if (metrics.refused !== undefined) warnings.push(`ignored the metrics file: ${metrics.refused}`)
+    const reported = { ...parseReported(log.lastLines(200)), ...metrics.metrics }
     const verdict = triage({
       phase: phase.name,
       exitCode: exit.exitCode,
@@ -266,6 +316,8 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
     }
     if (experiment.phases.length === 0) return yield* new RunnerError({ runner: "local", reason: "experiment has no phases" })
     fs.mkdirSync(experiment.runDir, { recursive: true })
+    // Phases of an earlier runner that was killed (SIGKILL, a crash) must not race this one.
+    yield* Effect.promise(() => Orphans.sweepOrphans(path.dirname(path.resolve(experiment.runDir))))
     const results: Array<RunResult> = []
     for (const phase of experiment.phases) {
       const result = yield* runPhase(experiment, phase)

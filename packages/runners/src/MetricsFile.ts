@@ -6,7 +6,7 @@
  * runner reads peak memory and non-finite losses from it, nothing else.
  */
 import { Schema } from "effect"
-import * as fs from "node:fs"
+import { readRegularFile } from "@autoresearch/core"
 
 const maxBytes = 1 << 20
 
@@ -51,20 +51,14 @@ export const parseMetrics = (text: string): Record<string, number> => {
   return Object.fromEntries(Object.entries(object.value).filter((entry): entry is [string, number] => typeof entry[1] === "number"))
 }
 
-/** Reads a metrics file if the phase wrote one (up to 1 MiB of it). */
-export const readMetrics = (file: string): Record<string, number> => {
-  try {
-    const fd = fs.openSync(file, "r")
-    try {
-      const buffer = Buffer.alloc(Math.min(fs.fstatSync(fd).size, maxBytes))
-      fs.readSync(fd, buffer, 0, buffer.length, 0)
-      return parseMetrics(buffer.toString("utf8"))
-    } finally {
-      fs.closeSync(fd)
-    }
-  } catch {
-    return {}
-  }
+/**
+ * Reads a metrics file if the phase wrote one (up to 1 MiB of it). A FIFO, a symbolic
+ * link or anything else that is not a regular file is not opened: `refused` says why.
+ */
+export const readMetrics = (file: string): { readonly metrics: Record<string, number>; readonly refused?: string } => {
+  const read = readRegularFile(file, maxBytes)
+  if (read._tag === "Text") return { metrics: parseMetrics(read.text) }
+  return read._tag === "Refused" ? { metrics: {}, refused: read.reason } : { metrics: {} }
 }
 
 /**

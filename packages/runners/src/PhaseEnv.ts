@@ -99,7 +99,7 @@ export interface RunnerVariablesInput {
   readonly phase: string
   readonly seed: number
   readonly timeoutSeconds: number
-  /** The phase's private home and temporary directories, as the phase sees them. */
+  /** The phase's home and temporary directories, as the phase sees them: fresh, and written by no earlier phase. */
   readonly home: string
   readonly tmp: string
   readonly sandboxed: boolean
@@ -118,6 +118,8 @@ export const runnerVariables = (input: RunnerVariablesInput): Record<string, str
   TMPDIR: input.tmp,
   PYTHONUNBUFFERED: "1",
   PYTHONDONTWRITEBYTECODE: "1",
+  // No ~/.local site-packages, so no usercustomize.py or .pth file runs at start-up.
+  PYTHONNOUSERSITE: "1",
   PYTHONHASHSEED: String(input.seed),
   AUTORESEARCH_RUN_DIR: input.runDir,
   AUTORESEARCH_PHASE: input.phase,

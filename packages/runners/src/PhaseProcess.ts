@@ -38,6 +38,22 @@ export interface PhaseExit {
 /** Seconds to wait for the output pipes to close once the process tree is gone. */
 const drainSeconds = 2
 
+/** Milliseconds a stop waits for bubblewrap to report its namespace before it kills bubblewrap alone. */
+const namespaceWaitMs = 5000
+
+/** The longest delay Node's timers take: a longer one fires after 1 ms (TimeoutOverflowWarning). */
+export const maxTimerMs = 2 ** 31 - 1
+
+/** The next timer towards a deadline `remainingMs` away: never more than a timer takes, never negative. */
+export const nextTimerMs = (remainingMs: number): number =>
+  Number.isNaN(remainingMs) ? 0 : Math.min(Math.max(0, remainingMs), maxTimerMs)
+
+/** Resolves after `ms`, without keeping the process alive for it. */
+const delay = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref()
+  })
+
 /** The executable a command names, resolved as the phase's PATH and working directory would. */
 export const resolveExecutable = (name: string, searchPath: string, cwd: string): string | undefined => {
   const executable = (file: string) => {
@@ -79,8 +95,11 @@ export class PhaseProcess {
   readonly exited: Promise<PhaseExit>
   private readonly child: ResultPromise
   private readonly started = performance.now()
-  private readonly deadline: NodeJS.Timeout
+  private deadline: NodeJS.Timeout | undefined
   private namespace: { readonly init: number; readonly inode: number; readonly held: number | undefined } | undefined
+  /** bubblewrap reported its namespace, or its info pipe closed without it: nothing more will come. */
+  private readonly namespaceSettled: Promise<void>
+  private settleNamespace: () => void = () => undefined
   private stopping: Promise<void> | undefined
   private sweep: Promise<void> | undefined
   private timedOut = false
@@ -111,15 +130,17 @@ export class PhaseProcess {
         stream.on("error", () => resolve())
       })
     this.streamsClosed = Promise.all([pump(this.child.stdout), pump(this.child.stderr)]).then(() => undefined)
+    this.namespaceSettled = new Promise<void>((resolve) => {
+      this.settleNamespace = resolve
+    })
     if (spec.sandboxed) this.readNamespace(this.child.stdio[3] as NodeJS.ReadableStream | undefined)
-    this.deadline = setTimeout(() => {
-      this.timedOut = true
-      void this.stop("timeout")
-    }, spec.timeoutSeconds * 1000)
+    else this.settleNamespace()
+    this.armDeadline(this.started + spec.timeoutSeconds * 1000)
     this.exited = new Promise<PhaseExit>((resolve) => {
       const done = (exitCode: number | null, signal: string | null, spawnError?: string) => {
         if (this.exit !== undefined) return
         clearTimeout(this.deadline)
+        this.deadline = undefined
         this.exit = {
           exitCode,
           signal,
@@ -144,12 +165,32 @@ export class PhaseProcess {
     return new PhaseProcess(spec)
   }
 
+  /** The PID of the process spawned (bubblewrap in the sandbox), which leads the phase's process group. */
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
+  /** Times the phase out at `deadline` (performance.now()), in steps a Node timer can take. */
+  private armDeadline(deadline: number) {
+    this.deadline = setTimeout(() => {
+      if (this.exit !== undefined) return
+      if (deadline - performance.now() > 0) return this.armDeadline(deadline)
+      this.timedOut = true
+      void this.stop("timeout")
+    }, nextTimerMs(deadline - performance.now()))
+  }
+
   /** Stops the whole tree: SIGTERM to every member, SIGKILL after the grace; resolves once the phase has exited. */
   stop(reason: "timeout" | "interrupted"): Promise<void> {
     if (reason === "interrupted" && this.exit === undefined) this.interrupted = true
     this.stopping ??= (async () => {
+      if (this.spec.sandboxed && this.exit === undefined && this.namespace === undefined) {
+        // Killing bubblewrap before it reported its namespace can leave the namespace's init behind, unseen.
+        await Promise.race([this.namespaceSettled, this.exited, delay(namespaceWaitMs)])
+      }
       if (this.exit === undefined) {
-        this.signalMembers("SIGTERM")
+        // Nothing to warn yet (the namespace holds only its init, the command is not started): no grace to wait.
+        if (this.signalMembers("SIGTERM") === 0) return await this.killAll()
         const graceOver = new Promise<"grace">((resolve) => {
           const timer = setTimeout(() => resolve("grace"), this.spec.killGraceSeconds * 1000)
           void this.exited.then(() => clearTimeout(timer))
@@ -182,7 +223,7 @@ export class PhaseProcess {
   }
 
   private readNamespace(stream: NodeJS.ReadableStream | undefined) {
-    if (!stream) return
+    if (!stream) return this.settleNamespace()
     let text = ""
     stream.on("data", (chunk: Buffer) => {
       text += chunk.toString("utf8")
@@ -190,27 +231,28 @@ export class PhaseProcess {
         const info = JSON.parse(text) as { "child-pid"?: number; "pid-namespace"?: number }
         if (this.namespace === undefined && typeof info["child-pid"] === "number" && typeof info["pid-namespace"] === "number") {
           this.namespace = { init: info["child-pid"], inode: info["pid-namespace"], held: holdNamespace(info["child-pid"], info["pid-namespace"]) }
+          this.settleNamespace()
         }
       } catch {
         // not all of it yet
       }
     })
-    stream.on("error", () => undefined)
+    for (const event of ["end", "close", "error"]) stream.on(event, () => this.settleNamespace())
   }
 
-  private signalMembers(signal: NodeJS.Signals) {
-    if (this.spec.sandboxed) {
+  /** Signals every member of the phase's tree; returns how many it signalled. */
+  private signalMembers(signal: NodeJS.Signals): number {
+    const members = (() => {
+      if (!this.spec.sandboxed) return this.unsandboxedMembers()
       const namespace = this.namespace
       // Not started far enough to know its namespace: bubblewrap itself goes, and everything with it.
-      if (namespace === undefined) {
-        return ProcessTree.signal(this.exit === undefined && this.child.pid !== undefined ? [this.child.pid] : [], signal)
-      }
+      if (namespace === undefined) return this.exit === undefined && this.child.pid !== undefined ? [this.child.pid] : []
       // The namespace's init (bubblewrap's) would take every member down at once; it is left for SIGKILL.
-      ProcessTree.signal(ProcessTree.namespaceMembers(namespace.inode).filter((pid) => pid !== namespace.init), signal)
-      return
-    }
-    ProcessTree.signalGroup(this.child.pid, signal)
-    ProcessTree.signal(this.unsandboxedMembers(), signal)
+      return ProcessTree.namespaceMembers(namespace.inode).filter((pid) => pid !== namespace.init)
+    })()
+    if (!this.spec.sandboxed) ProcessTree.signalGroup(this.child.pid, signal)
+    ProcessTree.signal(members, signal)
+    return members.length
   }
 
   private unsandboxedMembers() {
@@ -218,17 +260,24 @@ export class PhaseProcess {
     return ProcessTree.markedMembers({ ...this.spec.marker, processGroup: this.exit === undefined ? this.child.pid : undefined })
   }
 
-  /** After bubblewrap has exited: the kernel may not have finished tearing its namespace down yet. */
+  /**
+   * After bubblewrap has exited: the kernel may not have finished tearing its namespace
+   * down yet, and an init that bubblewrap never reported is found by the phase's marker.
+   */
   private async sweepNamespace() {
+    // What bubblewrap wrote before it died is still in the pipe.
+    if (this.namespace === undefined) await Promise.race([this.namespaceSettled, delay(1000)])
     const namespace = this.namespace
-    if (namespace === undefined) return
     for (let round = 0; round < 200; round++) {
-      const members = ProcessTree.namespaceMembers(namespace.inode)
+      const members = [
+        ...(namespace === undefined ? [] : ProcessTree.namespaceMembers(namespace.inode)),
+        ...ProcessTree.markedMembers({ ...this.spec.marker, processGroup: undefined })
+      ]
       if (members.length === 0) break
       ProcessTree.signal(members, "SIGKILL")
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
-    if (namespace.held !== undefined) fs.closeSync(namespace.held)
+    if (namespace?.held !== undefined) fs.closeSync(namespace.held)
   }
 
   /** SIGKILL to everything in the tree, repeated until nothing of it is left (forks may race the scan). */

@@ -42,6 +42,26 @@ const stat = (pid: number): Stat | undefined => {
   }
 }
 
+/**
+ * When a process started, in clock ticks since boot (the 22nd field of its stat), to tell
+ * it from a later process given the same PID; undefined where there is no /proc.
+ */
+export const startTime = (pid: number): string | undefined => {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return text.slice(text.lastIndexOf(")") + 2).split(" ")[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** The process groups these processes belong to. */
+export const processGroups = (targets: Iterable<number>): Set<number> =>
+  new Set([...targets].flatMap((pid) => {
+    const entry = stat(pid)
+    return entry === undefined ? [] : [entry.pgrp]
+  }))
+
 /** The process exists and is not a zombie waiting to be reaped. */
 export const isAlive = (pid: number): boolean => {
   if (hasProc()) {

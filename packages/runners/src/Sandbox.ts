@@ -1,10 +1,11 @@
 /**
  * The sandbox a phase runs in, on Linux with bubblewrap: no network, its own PID
  * namespace (so that everything it starts dies with it), the whole filesystem read-only,
- * the run directory and the phase's writable paths writable, a private /tmp, and the
- * hidden paths (held-out targets, the repository's .git, the state directory) replaced
- * by empty read-only mounts. The mount plan is a pure function; `probe` says whether
- * bubblewrap works on this machine.
+ * the run directory and the phase's writable paths writable, a fresh /tmp with a fresh
+ * home in it, the user's home directories emptied (what the phase needs in them bound
+ * back), and the hidden paths (held-out targets, the repository's .git, the state
+ * directory) replaced by empty read-only mounts. The mount plan is a pure function;
+ * `probe` says whether bubblewrap works on this machine.
  */
 import { Effect } from "effect"
 import { execa } from "execa"
@@ -13,6 +14,11 @@ import * as path from "node:path"
 /** `auto`: sandbox where bubblewrap works, else run unsandboxed with a warning; `required`: refuse without it; `off`: never. */
 export type SandboxMode = "auto" | "required" | "off"
 
+/** The phase's temporary directory: a tmpfs of its own, gone when it ends. */
+export const phaseTmp = "/tmp"
+/** The phase's HOME, inside its /tmp: empty at the start of every phase, so no earlier phase can plant anything there. */
+export const phaseHome = "/tmp/home"
+
 export interface SandboxSpec {
   readonly workdir: string
   readonly runDir: string
@@ -20,6 +26,13 @@ export interface SandboxSpec {
   readonly readable: ReadonlyArray<string>
   /** Paths the phase may write besides the run directory. */
   readonly writable: ReadonlyArray<string>
+  /** Files inside a writable path that the phase may read but neither change nor replace (the runner's log). */
+  readonly readOnly: ReadonlyArray<string>
+  /**
+   * Home directories (the user's, /root) replaced by an empty read-only tmpfs, unless one
+   * of the paths above lies over them; the paths above that lie inside them are bound back.
+   */
+  readonly homes: ReadonlyArray<string>
   /** Paths no phase may see, as they exist now: a directory or a file. */
   readonly hidden: ReadonlyArray<{ readonly path: string; readonly kind: "directory" | "file" }>
   /** Device nodes passed through, e.g. `/dev/nvidia0`, `/dev/nvidiactl`. */
@@ -50,9 +63,17 @@ export const mounts = (spec: SandboxSpec): Array<Mount> => {
   for (const target of [spec.workdir, ...spec.readable]) grants.set(path.resolve(target), "read")
   for (const target of [...spec.writable, spec.runDir]) grants.set(path.resolve(target), "write")
   const writable = [...grants].filter(([, kind]) => kind === "write").map(([target]) => target)
-  const candidates = spec.hidden
-    .map((entry) => ({ kind: "hide" as const, path: path.resolve(entry.path), directory: entry.kind === "directory" }))
-    .filter((entry) => !writable.some((target) => isWithin(entry.path, target)))
+  for (const target of spec.readOnly) grants.set(path.resolve(target), "read")
+  const homes = spec.homes
+    .map((home) => path.resolve(home))
+    .filter((home) => depth(home) > 0 && ![...grants.keys()].some((target) => isWithin(home, target)))
+    .map((home) => ({ kind: "hide" as const, path: home, directory: true }))
+  const candidates = [
+    ...spec.hidden
+      .map((entry) => ({ kind: "hide" as const, path: path.resolve(entry.path), directory: entry.kind === "directory" }))
+      .filter((entry) => !writable.some((target) => isWithin(entry.path, target))),
+    ...homes
+  ].filter((entry, index, all) => all.findIndex((other) => other.path === entry.path) === index)
   // A hidden path inside another one is already gone, unless an allowed path between them brings it back;
   // masking it again would leave an empty mount point where nothing should be.
   const hides = candidates.filter((entry) => {
@@ -85,7 +106,9 @@ export const bwrapArgs = (spec: SandboxSpec, options: { readonly infoFd?: number
     "--proc",
     "/proc",
     "--tmpfs",
-    "/tmp"
+    phaseTmp,
+    "--dir",
+    phaseHome
   ]
   for (const device of spec.devices) args.push("--dev-bind-try", device, device)
   const plan = mounts(spec)

@@ -21,8 +21,15 @@ export interface PhaseEnd {
    * (bubblewrap does), so 137 means SIGKILL rather than `exit(137)`.
    */
   readonly signalAsExitCode?: boolean
-  /** Expected artifacts (relative to the run directory) that are missing or empty. */
-  readonly artifacts?: { readonly missing: ReadonlyArray<string>; readonly empty: ReadonlyArray<string> }
+  /**
+   * Expected artifacts (relative to the run directory) that are missing, empty, or not a
+   * regular file (`predictions.npy is a symbolic link`): a scorer must never follow one.
+   */
+  readonly artifacts?: {
+    readonly missing: ReadonlyArray<string>
+    readonly empty: ReadonlyArray<string>
+    readonly refused?: ReadonlyArray<string>
+  }
   /** Numbers the phase reported (log lines and metrics file), NaN and infinities included. */
   readonly reported?: Readonly<Record<string, number>>
 }
@@ -112,6 +119,10 @@ export const triage = (end: PhaseEnd): Verdict => {
   const missing = end.artifacts?.missing ?? []
   if (missing.length > 0) {
     return { status: "crash", reason: `${end.phase} exited 0 but did not write ${missing.join(", ")}` }
+  }
+  const refused = end.artifacts?.refused ?? []
+  if (refused.length > 0) {
+    return { status: "crash", reason: `${end.phase} exited 0 but left ${refused.join(", ")}, not a regular file` }
   }
   const empty = end.artifacts?.empty ?? []
   if (empty.length > 0) {

@@ -5,8 +5,10 @@
  */
 export * as BoundedLog from "./BoundedLog.ts"
 export * as GpuPool from "./GpuPool.ts"
+export * as Homes from "./Homes.ts"
 export * as LocalRunner from "./LocalRunner.ts"
 export * as MetricsFile from "./MetricsFile.ts"
+export * as Orphans from "./Orphans.ts"
 export * as PhaseEnv from "./PhaseEnv.ts"
 export * as PhaseProcess from "./PhaseProcess.ts"
 export * as ProcessTree from "./ProcessTree.ts"

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -24,7 +25,7 @@ describe("BoundedLog", () => {
     log.write(Buffer.from(lines(10, 20)))
     const summary = log.close()
     assert.strictEqual(fs.readFileSync(log.path, "utf8"), lines(0, 20))
-    assert.deepStrictEqual(summary, { path: log.path, bytes: lines(0, 20).length, dropped: 0 })
+    assert.deepStrictEqual(summary, { path: log.path, bytes: lines(0, 20).length, dropped: 0, replaced: false })
   })
 
   it("keeps the head and the tail, from a line boundary, and says how much it dropped", () => {
@@ -61,6 +62,36 @@ describe("BoundedLog", () => {
     assert.isTrue(written.startsWith("0123456789\n[autoresearch: "))
     assert.isTrue(written.endsWith("]\nthe end\n"))
     assert.strictEqual(summary.dropped, 1001)
+  })
+
+  it("removes a symbolic link planted at its path instead of writing through it", () => {
+    const file = logFile()
+    const victim = path.join(path.dirname(file), "victim.txt")
+    fs.writeFileSync(victim, "the user's file\n")
+    fs.symlinkSync(victim, file)
+    const log = new BoundedLog(file)
+    log.write(Buffer.from("predict output\n"))
+    log.close()
+    assert.strictEqual(fs.readFileSync(victim, "utf8"), "the user's file\n")
+    assert.isTrue(fs.lstatSync(file).isFile())
+    assert.strictEqual(fs.readFileSync(file, "utf8"), "predict output\n")
+  })
+
+  it("puts itself back when the phase replaced it by a FIFO or a link while it ran", () => {
+    for (const plant of ["fifo", "symlink"] as const) {
+      const file = logFile()
+      const log = new BoundedLog(file, { headBytes: 8, tailBytes: 16 })
+      log.write(Buffer.from("the head and then the tail\n"))
+      fs.rmSync(file)
+      if (plant === "fifo") execFileSync("mkfifo", [file])
+      else fs.symlinkSync("/etc/hostname", file)
+      const summary = log.close()
+      assert.isTrue(summary.replaced, plant)
+      assert.isTrue(fs.lstatSync(file).isFile(), plant)
+      const text = fs.readFileSync(file, "utf8")
+      assert.isTrue(text.startsWith("the head"), plant)
+      assert.isTrue(text.endsWith("then the tail\n"), plant)
+    }
   })
 
   it("closes once", () => {

@@ -4,12 +4,13 @@
  * experiments over small stdlib-only Python scripts, and a watcher that records every
  * process carrying a marker so that a test can check none of them survived.
  */
-import type { Experiment, Phase } from "@autoresearch/core"
-import { execFileSync } from "node:child_process"
+import type { Experiment, Phase, RunResult } from "@autoresearch/core"
+import { execFile, execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { LocalRunnerOptions } from "../src/LocalRunner.ts"
 import { isAlive } from "../src/ProcessTree.ts"
 
 /** Whether bubblewrap works here, and if not why; the sandbox tests skip, saying so. */
@@ -192,3 +193,20 @@ open(os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "daemons-started"), "w").c
 print("daemons started", flush=True)
 ${then}
 `
+
+/** The script that runs one experiment with the local runner in a process of its own. */
+export const runExperimentScript = path.join(import.meta.dirname, "run-experiment.ts")
+
+/** Runs an experiment with the local runner in a child process, which is SIGKILLed if it takes longer than `timeoutMs`. */
+export const runInChild = (experiment: Experiment, options: LocalRunnerOptions, timeoutMs: number) =>
+  new Promise<{ readonly result?: RunResult; readonly timedOut: boolean; readonly stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [runExperimentScript, JSON.stringify(experiment), JSON.stringify(options)],
+      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        const timedOut = error !== null && (error as { killed?: boolean }).killed === true
+        resolve({ ...(error === null ? { result: JSON.parse(stdout) as RunResult } : {}), timedOut, stderr })
+      }
+    )
+  })

@@ -7,12 +7,15 @@ import * as path from "node:path"
 import { afterEach } from "vitest"
 import * as GpuPool from "../src/GpuPool.ts"
 import * as LocalRunner from "../src/LocalRunner.ts"
+import { isWithin } from "../src/Sandbox.ts"
 import {
   bubblewrap,
   daemonScript,
   experiment,
   type Layout,
   makeLayout,
+  readJson,
+  runInChild,
   scriptPhase,
   waitDead,
   waitForFile,
@@ -138,6 +141,46 @@ for (const mode of modes) {
         }
       }))
 
+    it.live("gives each phase a HOME and TMPDIR that no earlier phase could write, and no user site-packages", () =>
+      Effect.gen(function*() {
+        const layout = newLayout()
+        // train plants start-up code where predict's home would be: its own, and where the runner once put predict's
+        const plant = [
+          "import json, os, site",
+          "run = os.environ['AUTORESEARCH_RUN_DIR']",
+          "relative = os.path.relpath(site.getusersitepackages(), os.path.expanduser('~'))",
+          "code = \"open(__import__('os').path.join(__import__('os').environ['AUTORESEARCH_RUN_DIR'], 'planted-code-ran'), 'w')\\n\"",
+          "for home in [os.environ['HOME'], os.path.join(run, '.private', 'predict', 'home')]:",
+          "    os.makedirs(os.path.join(home, relative), exist_ok=True)",
+          "    open(os.path.join(home, relative, 'usercustomize.py'), 'w').write(code)",
+          "open(os.path.join(os.environ['TMPDIR'], 'planted'), 'w').write(code)",
+          "json.dump({'home': os.environ['HOME'], 'tmp': os.environ['TMPDIR']}, open(os.path.join(run, 'train-env.json'), 'w'))"
+        ].join("\n")
+        const look = [
+          "import json, os, site",
+          "json.dump({'home': os.environ['HOME'], 'homeEntries': os.listdir(os.environ['HOME']),",
+          "           'tmpEntries': os.listdir(os.environ['TMPDIR']), 'noUserSite': os.environ.get('PYTHONNOUSERSITE'),",
+          "           'userSite': bool(site.ENABLE_USER_SITE)},",
+          "          open(os.path.join(os.environ['AUTORESEARCH_RUN_DIR'], 'predict-env.json'), 'w'))"
+        ].join("\n")
+        const planted = experiment(layout, "planted", [scriptPhase(layout, "train", plant), scriptPhase(layout, "predict", look)])
+        const result = yield* run(planted, mode.options)
+        assert.strictEqual(result.status, "ok", result.logTail)
+        assert.isFalse(fs.existsSync(path.join(planted.runDir, "planted-code-ran")), "train's code ran in predict")
+        const train = readJson<{ home: string; tmp: string }>(planted, "train-env.json")
+        const predict = readJson<{ home: string; homeEntries: Array<string>; tmpEntries: Array<string>; noUserSite: string; userSite: boolean }>(
+          planted,
+          "predict-env.json"
+        )
+        assert.deepStrictEqual(predict.homeEntries, [])
+        assert.notInclude(predict.tmpEntries, "planted")
+        assert.strictEqual(predict.noUserSite, "1")
+        assert.isFalse(predict.userSite)
+        for (const dir of [train.home, train.tmp, predict.home]) assert.isFalse(isWithin(dir, planted.runDir), dir)
+        // unsandboxed, they were real directories on the host, and are gone
+        if (mode.options.sandbox === "off") for (const dir of [train.home, train.tmp]) assert.isFalse(fs.existsSync(dir), dir)
+      }))
+
     it.live("triages a traceback as a crash, with its last line", () =>
       Effect.gen(function*() {
         const layout = newLayout()
@@ -241,6 +284,44 @@ describe("LocalRunner, wherever it runs", () => {
       assert.strictEqual(stopped.status, "crash")
       assert.strictEqual(stopped.reason, "predict failed (exit code 3)")
       assert.deepStrictEqual(stopped.phases.map((phase) => phase.name), ["train", "predict"])
+    }))
+
+  it.live("times a phase out only at its limit, even one longer than a Node timer can wait (24.8 days)", () =>
+    Effect.gen(function*() {
+      const layout = newLayout()
+      const phase = scriptPhase(layout, "train", "import time\ntime.sleep(0.3)\nprint('done')\n", { timeoutSeconds: 2_200_000 })
+      const result = yield* run(experiment(layout, "long-limit", [phase]), { sandbox: "auto" })
+      assert.strictEqual(result.status, "ok", result.reason)
+      assert.isFalse(result.phases[0]!.timedOut)
+    }))
+
+  it.live("neither blocks on nor follows what a phase planted in the run directory: FIFOs, links", () =>
+    Effect.gen(function*() {
+      const layout = newLayout()
+      const victim = path.join(layout.outside, "victim.txt")
+      fs.writeFileSync(victim, "the user's file\n")
+      const plant = [
+        "import os",
+        "run = os.environ['AUTORESEARCH_RUN_DIR']",
+        "os.mkfifo(os.path.join(run, 'metrics.json'))",
+        "os.mkfifo(os.path.join(run, 'predictions.npy'))",
+        `os.symlink(${JSON.stringify(victim)}, os.path.join(run, 'predict.log'))`,
+        "print('planted')"
+      ].join("\n")
+      const planted = experiment(layout, "planted", [scriptPhase(layout, "train", plant), scriptPhase(layout, "predict", "print('predicted')\n")])
+      // in a process of its own: a runner that blocks on a FIFO blocks its whole thread, timers included
+      const child = yield* Effect.promise(() =>
+        runInChild(planted, { sandbox: bubblewrap.available ? "required" : "off", artifacts: { predict: ["predictions.npy"] } }, 30_000)
+      )
+      assert.isFalse(child.timedOut, "the runner hung")
+      const result = child.result!
+      assert.strictEqual(result.status, "crash")
+      assert.strictEqual(result.reason, "predict exited 0 but left predictions.npy as a FIFO, not a regular file")
+      assert.include(result.warnings ?? [], `ignored the metrics file: ${path.join(planted.runDir, "metrics.json")} is a FIFO, not a regular file`)
+      assert.strictEqual(fs.readFileSync(victim, "utf8"), "the user's file\n")
+      const log = path.join(planted.runDir, "predict.log")
+      assert.isTrue(fs.lstatSync(log).isFile())
+      assert.strictEqual(fs.readFileSync(log, "utf8"), "predicted\n")
     }))
 
   it.live("fails with a RunnerError when the command does not exist", () =>

@@ -96,7 +96,7 @@ describe("runnerVariables", () => {
     phase: "train",
     seed: 42,
     timeoutSeconds: 330,
-    home: "/state/runs/3/.private/train/home",
+    home: "/tmp/home",
     tmp: "/tmp",
     sandboxed: true,
     gpus: [],
@@ -105,12 +105,13 @@ describe("runnerVariables", () => {
     marker: ["AUTORESEARCH_RUN_ID", "3-train-abc"]
   }
 
-  it("gives a private home and tmp, the seeds, the run directory and the metrics file", () => {
+  it("gives a private home and tmp, no user site-packages, the seeds, the run directory and the metrics file", () => {
     assert.deepStrictEqual(runnerVariables(input), {
-      HOME: "/state/runs/3/.private/train/home",
+      HOME: "/tmp/home",
       TMPDIR: "/tmp",
       PYTHONUNBUFFERED: "1",
       PYTHONDONTWRITEBYTECODE: "1",
+      PYTHONNOUSERSITE: "1",
       PYTHONHASHSEED: "42",
       AUTORESEARCH_RUN_DIR: "/state/runs/3",
       AUTORESEARCH_PHASE: "train",

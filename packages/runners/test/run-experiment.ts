@@ -1,15 +1,18 @@
 /**
- * Runs one experiment (JSON in argv[2]) with the local runner in the sandbox, for the
- * test that SIGKILLs the process running the runner and looks for survivors.
+ * Runs one experiment (JSON in argv[2]) with the local runner, sandboxed unless argv[3]
+ * (JSON) gives other options, and prints the result as JSON: for the tests that SIGKILL
+ * the process running the runner, or that must not hang with it.
  */
 import { type Experiment, Runner } from "@autoresearch/core"
 import { Effect } from "effect"
 import * as LocalRunner from "../src/LocalRunner.ts"
 
 const experiment = JSON.parse(process.argv[2]!) as Experiment
-await Effect.runPromise(
+const options = JSON.parse(process.argv[3] ?? "{}") as LocalRunner.LocalRunnerOptions
+const result = await Effect.runPromise(
   Effect.gen(function*() {
     const runner = yield* Runner
     return yield* runner.run(experiment)
-  }).pipe(Effect.provide(LocalRunner.layer({ gpus: "none", sandbox: "required" })))
+  }).pipe(Effect.provide(LocalRunner.layer({ gpus: "none", sandbox: "required", ...options })))
 )
+process.stdout.write(JSON.stringify(result))

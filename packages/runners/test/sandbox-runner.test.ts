@@ -185,6 +185,63 @@ describe.skipIf(!bubblewrap.available)(title, () => {
       assert.strictEqual(readJson<Report>(experiment(layout, "prepare", []), "report.json").targets!.value, "held-out targets\n")
     }))
 
+  it.live("empties the user's home, binding back only the working directory, the granted paths and the interpreter", () =>
+    Effect.gen(function*() {
+      const layout = newLayout()
+      // the layout's root stands for the home: the repository, the data and a virtual environment live in it
+      const home = layout.root
+      fs.mkdirSync(path.join(home, ".config", "tool"), { recursive: true })
+      fs.writeFileSync(path.join(home, ".config", "tool", "token"), "a token\n")
+      fs.writeFileSync(path.join(home, ".bash_history"), "export SECRET=1\n")
+      fs.writeFileSync(path.join(layout.outside, "raw.txt"), "raw data\n")
+      const venv = path.join(home, "venv")
+      try {
+        // copies, not links: the interpreter really lives under the home, its base where pyvenv.cfg says
+        execFileSync("python3", ["-m", "venv", "--copies", "--without-pip", venv], { stdio: "pipe" })
+      } catch {
+        return // python3-venv is not installed here; nothing to check
+      }
+      const read = (file: string) => `open(${JSON.stringify(file)}).read()`
+      const script = probeScript({
+        token: read(path.join(home, ".config", "tool", "token")),
+        history: read(path.join(home, ".bash_history")),
+        outside: read(path.join(layout.outside, "raw.txt")),
+        listing: `sorted(os.listdir(${JSON.stringify(home)}))`,
+        trainData: read(path.join(layout.cache.train, "data.txt")),
+        prefix: "__import__('sys').prefix"
+      })
+      const phase = scriptPhase(layout, "train", script, { python: path.join(venv, "bin", "python3") })
+      const result = yield* run(experiment(layout, "home", [phase]), { hideHome: home })
+      assert.strictEqual(result.status, "ok", result.logTail)
+      const report = readJson<Report>(experiment(layout, "home", []), "report.json")
+      for (const name of ["token", "history", "outside"]) assert.match(report[name]!.error!, /FileNotFoundError/, name)
+      assert.deepStrictEqual(report.listing!.value, ["repo", "venv"])
+      assert.strictEqual(report.trainData!.value, "training data\n")
+      assert.strictEqual(report.prefix!.value, venv)
+    }))
+
+  it.live("hides a raw data folder outside the repository from train and predict, not from prepare, which reads it", () =>
+    Effect.gen(function*() {
+      const layout = newLayout()
+      const raw = path.join(layout.outside, "raw")
+      fs.mkdirSync(raw)
+      fs.writeFileSync(path.join(raw, "scene.txt"), "raw scene\n")
+      const script = probeScript({ raw: `open(${JSON.stringify(path.join(raw, "scene.txt"))}).read()`, listing: `os.listdir(${JSON.stringify(raw)})` })
+      // as the loop does: the sources are hidden from every experiment but prepare, to which they are readable
+      const experiments = [
+        { ...experiment(layout, "train", [scriptPhase(layout, "train", script)]), hidden: [...layout.hidden, raw] },
+        { ...experiment(layout, "predict", [scriptPhase(layout, "predict", script, { readable: [layout.cache.inputs] })]), hidden: [...layout.hidden, raw] },
+        experiment(layout, "prepare", [scriptPhase(layout, "prepare", script, { readable: [raw], writable: [layout.cache.dir] })])
+      ]
+      for (const one of experiments) assert.strictEqual((yield* run(one)).status, "ok", one.id)
+      const reports = experiments.map((one) => readJson<Report>(one, "report.json"))
+      for (const report of reports.slice(0, 2)) {
+        assert.match(report.raw!.error!, /FileNotFoundError/)
+        assert.deepStrictEqual(report.listing!.value, [])
+      }
+      assert.strictEqual(reports[2]!.raw!.value, "raw scene\n")
+    }))
+
   it.live("runs a virtual environment's python", () =>
     Effect.gen(function*() {
       const layout = newLayout()

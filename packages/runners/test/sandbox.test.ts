@@ -7,6 +7,8 @@ const spec: SandboxSpec = {
   runDir: `${state}/runs/4`,
   readable: [`${state}/cache/train`],
   writable: [],
+  readOnly: [],
+  homes: [],
   hidden: [
     { path: `${state}/cache/hidden`, kind: "directory" },
     { path: "/repo/.git", kind: "directory" },
@@ -53,14 +55,43 @@ describe("mounts", () => {
     assert.notInclude(ordered, `hide ${state}/cache/hidden`)
     assert.include(ordered, "hide /repo/.autoresearch")
   })
+
+  it("empties a home, binding back the paths granted inside it, credentials still masked", () => {
+    const home = "/home/me"
+    const ordered = plan({
+      homes: [home],
+      workdir: `${home}/proj/research`,
+      readable: [`${home}/.pyenv`],
+      runDir: `${home}/proj/runs/4`,
+      hidden: [{ path: `${home}/.pyenv/.netrc`, kind: "file" }]
+    })
+    assert.deepStrictEqual(ordered, [
+      `hide ${home}`,
+      `read ${home}/.pyenv`,
+      `read ${home}/proj/research`,
+      `hide ${home}/.pyenv/.netrc`,
+      `write ${home}/proj/runs/4`
+    ])
+  })
+
+  it("leaves a home alone when a granted path covers it, and never empties /", () => {
+    assert.notInclude(plan({ homes: ["/home/me"], readable: ["/home"] }), "hide /home/me")
+    assert.notInclude(plan({ homes: ["/home/me"], writable: ["/home/me"] }), "hide /home/me")
+    assert.notInclude(plan({ homes: ["/"] }), "hide /")
+  })
+
+  it("makes the runner's log read-only inside the writable run directory", () => {
+    const ordered = plan({ readOnly: [`${state}/runs/4/train.log`] })
+    assert.deepStrictEqual(ordered.slice(-2), [`write ${state}/runs/4`, `read ${state}/runs/4/train.log`])
+  })
 })
 
 describe("bwrapArgs", () => {
-  it("unshares the network and PID namespace, dies with its parent, keeps /tmp private and ends with --", () => {
+  it("unshares the network and PID namespace, dies with its parent, keeps /tmp and the home in it private and ends with --", () => {
     const args = bwrapArgs(spec, { infoFd: 3 })
     for (const flag of ["--unshare-all", "--die-with-parent", "--new-session"]) assert.include(args, flag)
     assert.notInclude(args, "--share-net")
-    assert.deepStrictEqual(args.slice(3, 12), ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"])
+    assert.deepStrictEqual(args.slice(3, 14), ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/tmp/home"])
     assert.deepStrictEqual(args.slice(-7), ["--remount-ro", "/repo/.autoresearch", "--chdir", `${state}/worktree/research`, "--info-fd", "3", "--"])
   })
 

@@ -99,6 +99,14 @@ describe("triage", () => {
     })
   })
 
+  it("fails a clean exit that left an artifact as a symbolic link or a FIFO, which no scorer may open", () => {
+    const artifacts = { missing: [], empty: [], refused: ["predictions.npy as a symbolic link"] }
+    assert.deepStrictEqual(triage(end({ phase: "predict", artifacts })), {
+      status: "crash",
+      reason: "predict exited 0 but left predictions.npy as a symbolic link, not a regular file"
+    })
+  })
+
   it("keeps the reason to one line", () => {
     const verdict = triage(end({ exitCode: 1, logTail: `Traceback (most recent call last):\nValueError: ${"x".repeat(500)}\n` }))
     assert.notInclude(verdict.reason!, "\n")
