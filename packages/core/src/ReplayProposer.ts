@@ -1,13 +1,17 @@
 /**
  * A proposer that replays prepared candidates: each subfolder of a folder, in name order,
- * holds replacement versions of mutable files. It skips folders the journal already
+ * holds replacement versions of mutable files, or search/replace edits in `edits.json`,
+ * and a `DESCRIPTION` (first line, then the hypothesis). It skips folders the journal already
  * records, so a resumed run goes on where it stopped. Used by tests and for re-running
  * a known sequence of ideas.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Edit } from "./Proposal.ts"
 import { Proposer, ProposerError, ProposerExhausted } from "./Proposer.ts"
+
+const decodeEdits = Schema.decodeUnknownSync(Schema.fromJsonString(Schema.Array(Edit)))
 
 const readDescription = (folder: string, name: string) => {
   const file = path.join(folder, "DESCRIPTION")
@@ -37,10 +41,18 @@ export const make = (dir: string) =>
           .find((name) => !done.has(`replay:${name}`))
         if (next === undefined) return yield* new ProposerExhausted({ proposer: "replay" })
         const folder = path.join(dir, next)
-        const edits = filesBelow(folder)
-          .filter((file) => file !== "DESCRIPTION")
+        const wholeFiles = filesBelow(folder)
+          .filter((file) => file !== "DESCRIPTION" && file !== "edits.json")
           .map((file) => ({ path: file, search: "", replace: fs.readFileSync(path.join(folder, file), "utf8") }))
-        return { ...readDescription(folder, next), edits, source: `replay:${next}` }
+        const editsFile = path.join(folder, "edits.json")
+        const searchReplace = fs.existsSync(editsFile)
+          ? yield* Effect.try({
+            try: () => decodeEdits(fs.readFileSync(editsFile, "utf8")),
+            catch: (error) =>
+              new ProposerError({ proposer: "replay", reason: `${editsFile}: ${(error as Error).message}`, fix: "a JSON array of { path, search, replace }" })
+          })
+          : []
+        return { ...readDescription(folder, next), edits: [...wholeFiles, ...searchReplace], source: `replay:${next}` }
       })
   })
 

@@ -75,6 +75,25 @@ describe("ReplayProposer", () => {
       ])
     }))
 
+  it.live("adds the search/replace edits of edits.json after the whole files", () =>
+    Effect.gen(function*() {
+      write("01/model.py", "width = 128\n")
+      write("01/edits.json", JSON.stringify([{ path: "train.py", search: "LR = 0.1", replace: "LR = 0.05" }]))
+      const proposal = yield* ReplayProposer.make(dir).propose(context())
+      assert.deepStrictEqual(proposal.edits, [
+        { path: "model.py", search: "", replace: "width = 128\n" },
+        { path: "train.py", search: "LR = 0.1", replace: "LR = 0.05" }
+      ])
+    }))
+
+  it.live("fails with ProposerError naming edits.json when it is not a list of edits", () =>
+    Effect.gen(function*() {
+      write("01/edits.json", JSON.stringify([{ path: "train.py", search: "x" }]))
+      const error = yield* Effect.flip(ReplayProposer.make(dir).propose(context()))
+      assert.instanceOf(error, ProposerError)
+      assert.include((error as ProposerError).reason, "edits.json")
+    }))
+
   it.live("uses the folder name when there is no DESCRIPTION, or its first line is blank", () =>
     Effect.gen(function*() {
       write("a-first/train.py", "x = 1\n")
