@@ -73,6 +73,18 @@ const runLoop = (
     return { summary, where }
   })
 
+const better = { DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" }
+
+/** Two candidates that train well, then write to prepare.py and to their training data. */
+const writeTamperers = (repo: ToyRepo) => {
+  writeCandidate(repo, "a-tamper-prepare", "rewrites prepare.py", {
+    "train.py": toyTrain(better, "\nopen('prepare.py', 'a').write('# tampered\\n')\n")
+  })
+  writeCandidate(repo, "b-tamper-cache", "rewrites its training data", {
+    "train.py": toyTrain(better, "\nopen(os.path.join(DATA_DIR, 'data.json'), 'a').write(' ')\n")
+  })
+}
+
 describe("the loop on the toy research directory", () => {
   it.live("keeps an improvement, discards a regression, records a crash, with the git state after each", () =>
     Effect.gen(function*() {
@@ -132,13 +144,7 @@ describe("the loop on the toy research directory", () => {
   it.live("voids a run that modifies an immutable file or the data cache (immutable-modified) and repairs both", () =>
     Effect.gen(function*() {
       const repo = newRepo()
-      const better = { DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" }
-      writeCandidate(repo, "a-tamper-prepare", "rewrites prepare.py", {
-        "train.py": toyTrain(better, "\nopen('prepare.py', 'a').write('# tampered\\n')\n")
-      })
-      writeCandidate(repo, "b-tamper-cache", "rewrites its training data", {
-        "train.py": toyTrain(better, "\nopen(os.path.join(DATA_DIR, 'data.json'), 'a').write(' ')\n")
-      })
+      writeTamperers(repo)
       writeCandidate(repo, "c-honest", "degree 5", { "train.py": toyTrain(better) })
       // Unsandboxed, the tampering happens and the seal catches it (in the sandbox, see below, it cannot happen).
       yield* runLoop(repo, "tamper", {}, undefined, LocalRunner.layer({ sandbox: "off" }))
@@ -160,13 +166,7 @@ describe("the loop on the toy research directory", () => {
   it.live.skipIf(!sandboxWorks)("in the sandbox, a candidate cannot tamper at all: its writes fail and it crashes", () =>
     Effect.gen(function*() {
       const repo = newRepo()
-      const better = { DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" }
-      writeCandidate(repo, "a-tamper-prepare", "rewrites prepare.py", {
-        "train.py": toyTrain(better, "\nopen('prepare.py', 'a').write('# tampered\\n')\n")
-      })
-      writeCandidate(repo, "b-tamper-cache", "rewrites its training data", {
-        "train.py": toyTrain(better, "\nopen(os.path.join(DATA_DIR, 'data.json'), 'a').write(' ')\n")
-      })
+      writeTamperers(repo)
       yield* runLoop(repo, "sandboxed", {}, undefined, LocalRunner.layer({ sandbox: "required" }))
       const journal = readJournal(repo, "sandboxed")
       expect(journal.map((entry) => entry.status)).toEqual(["keep", "crash", "crash"])

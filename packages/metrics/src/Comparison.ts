@@ -40,7 +40,8 @@ interface FileSummary {
   readonly shape: ReadonlyArray<number>
 }
 
-export interface Comparison {
+/** The prediction's evaluation, with what was compared and how. */
+export interface Comparison extends Evaluation {
   readonly prediction: FileSummary
   readonly target: FileSummary
   readonly lr?: FileSummary
@@ -48,13 +49,6 @@ export interface Comparison {
   readonly shave: number
   readonly dataRange: number
   readonly scale?: number
-  readonly psnr: number
-  readonly ssim: number
-  readonly psnrEach: ReadonlyArray<number>
-  readonly ssimEach: ReadonlyArray<number>
-  readonly gradientEnergyRatio?: number
-  readonly laplacianVarianceRatio?: number
-  readonly highFrequencyEnergyRatio?: number
   readonly lrPsnr?: number
   readonly bicubicPsnr?: number
   readonly bicubicSsim?: number

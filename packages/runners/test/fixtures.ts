@@ -10,6 +10,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { afterEach } from "vitest"
 import type { LocalRunnerOptions } from "../src/LocalRunner.ts"
 import { isAlive } from "../src/ProcessTree.ts"
 
@@ -90,6 +91,19 @@ export const makeLayout = (): Layout => {
 }
 
 /** Writes a Python script into the working directory and returns a phase that runs it. */
+/** A `newLayout` for one test file: every layout it makes is removed after each test. */
+export const useLayouts = () => {
+  const layouts: Array<Layout> = []
+  afterEach(() => {
+    for (const layout of layouts.splice(0)) layout.cleanup()
+  })
+  return () => {
+    const layout = makeLayout()
+    layouts.push(layout)
+    return layout
+  }
+}
+
 export const scriptPhase = (
   layout: Layout,
   name: string,

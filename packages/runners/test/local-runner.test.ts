@@ -4,7 +4,6 @@ import { Effect, Fiber } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach } from "vitest"
 import * as GpuPool from "../src/GpuPool.ts"
 import * as LocalRunner from "../src/LocalRunner.ts"
 import { isWithin } from "../src/Sandbox.ts"
@@ -12,25 +11,16 @@ import {
   bubblewrap,
   daemonScript,
   experiment,
-  type Layout,
-  makeLayout,
   readJson,
   runInChild,
   scriptPhase,
   waitDead,
   waitForFile,
-  watchProcesses
+  watchProcesses,
+  useLayouts
 } from "./fixtures.ts"
 
-const layouts: Array<Layout> = []
-afterEach(() => {
-  for (const layout of layouts.splice(0)) layout.cleanup()
-})
-const newLayout = () => {
-  const layout = makeLayout()
-  layouts.push(layout)
-  return layout
-}
+const newLayout = useLayouts()
 
 const run = (experiment: Experiment, options: LocalRunner.LocalRunnerOptions) =>
   Effect.gen(function*() {

@@ -6,30 +6,20 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach } from "vitest"
 import * as LocalRunner from "../src/LocalRunner.ts"
 import { parseRecord } from "../src/Orphans.ts"
 import {
   daemonScript,
   experiment,
-  type Layout,
-  makeLayout,
   runExperimentScript,
   scriptPhase,
   waitDead,
   waitForFile,
-  watchProcesses
+  watchProcesses,
+  useLayouts
 } from "./fixtures.ts"
 
-const layouts: Array<Layout> = []
-afterEach(() => {
-  for (const layout of layouts.splice(0)) layout.cleanup()
-})
-const newLayout = () => {
-  const layout = makeLayout()
-  layouts.push(layout)
-  return layout
-}
+const newLayout = useLayouts()
 
 const run = (experiment: Experiment) =>
   Effect.gen(function*() {
