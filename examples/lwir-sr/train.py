@@ -28,7 +28,7 @@ from prepare import SCALE
 CHANNELS = 32            # @knob int 16..128
 BLOCKS = 4               # @knob int 2..24
 RES_SCALE = 0.2          # @knob float 0.05..1.0
-LEARNING_RATE = 4e-3     # @knob log 1e-4..1e-2
+LEARNING_RATE = 2e-3     # @knob log 1e-4..1e-2
 WEIGHT_DECAY = 1e-4      # @knob log 1e-6..1e-2
 BATCH_SIZE = 16          # @knob int 4..64
 WARMUP_FRACTION = 0.05   # @knob float 0.0..0.2
@@ -97,7 +97,9 @@ memory_format = torch.channels_last if cuda else torch.contiguous_format
 hr_all, lr_all = prepare.load_train()
 model = SuperResolution(CHANNELS, BLOCKS, RES_SCALE).to(device).to(memory_format=memory_format)
 optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-scaler = torch.cuda.amp.GradScaler(enabled=cuda and amp_dtype == torch.float16)
+use_scaler = cuda and amp_dtype == torch.float16  # bf16 needs no loss scaling
+scaler = (torch.amp.GradScaler("cuda", enabled=use_scaler) if hasattr(torch.amp, "GradScaler")  # torch >= 2.3
+          else torch.cuda.amp.GradScaler(enabled=use_scaler))
 budget = prepare.time_budget()
 print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in model.parameters())} parameters, "
       f"{len(hr_all)} training pairs, budget {budget:.0f} s, vram budget {vram_budget} GB")
