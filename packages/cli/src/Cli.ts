@@ -116,7 +116,8 @@ const run = Command.make(
     })
     const scorer = yield* scorerLayer(config)
     const runner = config.runner ?? LocalRunner.layer(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb })
-    yield* write(`autoresearch: ${path.relative(process.cwd(), dir) || "."} on branch ${where.branch} (${version}, proposer ${proposer.name}: ${proposer.why})\n`)
+    const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
+    yield* write(`autoresearch: ${dir === process.cwd() ? "." : shown(dir)} on branch ${where.branch} (${version}, proposer ${proposer.name}: ${proposer.why})\n`)
     const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, scorer, runner)
     const summary = yield* Effect.gen(function*() {
       yield* follow(config, readJournal(path.join(where.stateDir, "journal.jsonl")).entries)
@@ -125,7 +126,6 @@ const run = Command.make(
       return result
     }).pipe(Effect.scoped, Effect.provide(services))
     yield* write(`\n${table(summary.entries, config.metric)}\n\n`)
-    const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
     yield* write(`journal: ${shown(path.join(where.stateDir, "journal.jsonl"))}\nresults: ${shown(path.join(where.stateDir, "results.tsv"))}\n`)
     if (summary.best?.commit) yield* write(`best commit: ${summary.best.commit} (git checkout ${where.branch})\n`)
   })
