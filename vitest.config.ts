@@ -14,7 +14,7 @@ export default defineConfig({
     }
   },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "scripts/test/**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     env: { NO_COLOR: "1" },

@@ -71,10 +71,11 @@ print(json.dumps(report))
 
 let id = 0
 const run = (options: LocalRunner.LocalRunnerOptions, mode: "caught" | "uncaught") => {
+  const n = String(id++)
   const experiment: Experiment = {
-    id: String(id++),
+    id: n,
     workdir,
-    runDir: path.join(base, "runs", String(id)),
+    runDir: path.join(base, "runs", n),
     seed: 0,
     hidden: [hidden],
     phases: [{

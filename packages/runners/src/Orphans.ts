@@ -24,7 +24,7 @@ export interface RunningPhase {
   readonly variable: string
   readonly value: string
   /** The phase's process group, once it is spawned. */
-  readonly processGroup: number | undefined
+  readonly processGroup?: number
   /** The directory that holds an unsandboxed phase's HOME and TMPDIR, removed with the phase. */
   readonly scratch?: string
 }
