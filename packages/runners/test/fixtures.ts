@@ -4,13 +4,15 @@
  * experiments over small stdlib-only Python scripts, and a watcher that records every
  * process carrying a marker so that a test can check none of them survived.
  */
-import type { Experiment, Phase, RunResult } from "@autoresearch/core"
+import { type Experiment, type Phase, Runner, type RunResult } from "@autoresearch/core"
+import { Effect } from "effect"
 import { execFile, execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach } from "vitest"
+import * as LocalRunner from "../src/LocalRunner.ts"
 import type { LocalRunnerOptions } from "../src/LocalRunner.ts"
 import { isAlive } from "../src/ProcessTree.ts"
 
@@ -209,6 +211,13 @@ ${then}
 `
 
 /** The script that runs one experiment with the local runner in a process of its own. */
+/** Runs an experiment with the local runner, with no GPUs and a 1 s kill grace unless `options` say otherwise. */
+export const runLocal = (experiment: Experiment, options: LocalRunnerOptions = {}) =>
+  Effect.provide(
+    Runner.use((runner) => runner.run(experiment)),
+    LocalRunner.layer({ gpus: "none", killGraceSeconds: 1, ...options })
+  )
+
 export const runExperimentScript = path.join(import.meta.dirname, "run-experiment.ts")
 
 /** Runs an experiment with the local runner in a child process, which is SIGKILLed if it takes longer than `timeoutMs`. */

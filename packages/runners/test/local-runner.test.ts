@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Experiment, Runner } from "@autoresearch/core"
+import { Runner } from "@autoresearch/core"
 import { Effect, Fiber } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -17,18 +17,13 @@ import {
   waitDead,
   waitForFile,
   watchProcesses,
+  runLocal,
   useLayouts
 } from "./fixtures.ts"
 
 const newLayout = useLayouts()
 
-const run = (experiment: Experiment, options: LocalRunner.LocalRunnerOptions) =>
-  Effect.gen(function*() {
-    const runner = yield* Runner
-    return yield* runner.run(experiment)
-  }).pipe(
-    Effect.provide(LocalRunner.layer({ gpus: "none", killGraceSeconds: 1, ...options }))
-  )
+const run = runLocal
 
 const modes = [
   { name: "unsandboxed", options: { sandbox: "off" } as const, skip: false },

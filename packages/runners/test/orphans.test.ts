@@ -1,12 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Experiment, Runner } from "@autoresearch/core"
+import type { Experiment } from "@autoresearch/core"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as LocalRunner from "../src/LocalRunner.ts"
 import { parseRecord } from "../src/Orphans.ts"
 import {
   daemonScript,
@@ -16,16 +15,13 @@ import {
   waitDead,
   waitForFile,
   watchProcesses,
+  runLocal,
   useLayouts
 } from "./fixtures.ts"
 
 const newLayout = useLayouts()
 
-const run = (experiment: Experiment) =>
-  Effect.gen(function*() {
-    const runner = yield* Runner
-    return yield* runner.run(experiment)
-  }).pipe(Effect.provide(LocalRunner.layer({ gpus: "none", sandbox: "off", killGraceSeconds: 1 })))
+const run = (experiment: Experiment) => runLocal(experiment, { sandbox: "off" })
 
 const records = (runsDir: string) => fs.readdirSync(runsDir).filter((name) => name.startsWith(".running-"))
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Experiment, Runner } from "@autoresearch/core"
+import type { Experiment } from "@autoresearch/core"
 import { Effect } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -16,16 +16,14 @@ import {
   waitDead,
   waitForFile,
   watchProcesses,
+  runLocal,
   useLayouts
 } from "./fixtures.ts"
 
 const newLayout = useLayouts()
 
 const run = (experiment: Experiment, options: LocalRunner.LocalRunnerOptions = {}) =>
-  Effect.gen(function*() {
-    const runner = yield* Runner
-    return yield* runner.run(experiment)
-  }).pipe(Effect.provide(LocalRunner.layer({ gpus: "none", sandbox: "required", killGraceSeconds: 1, ...options })))
+  runLocal(experiment, { sandbox: "required", ...options })
 
 /** Python that tries `attempts` (name -> expression) and writes which succeeded, or the error, to report.json. */
 const probeScript = (attempts: Readonly<Record<string, string>>) => `
