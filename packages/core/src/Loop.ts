@@ -18,7 +18,7 @@ import { zeroCost, type Proposal } from "./Proposal.ts"
 import { cacheLayout, experimentPhases, preparePhase } from "./Plan.ts"
 import { Proposer } from "./Proposer.ts"
 import { Ratchet } from "./Ratchet.ts"
-import type { PhaseResult, RunResult } from "./RunResult.ts"
+import { combineRunResults, type RunResult } from "./RunResult.ts"
 import { Runner } from "./Runner.ts"
 import type { Score } from "./Score.ts"
 import { Scorer } from "./Scorer.ts"
@@ -90,26 +90,15 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
   }
   /** Runs the phases one by one, publishing progress; stops at the first that fails. */
   const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
-    const results: Array<PhaseResult> = []
-    const warnings = new Set<string>()
-    let peak: number | undefined
-    let last: RunResult | undefined
+    const results: Array<RunResult> = []
     for (const phase of experiment.phases) {
       yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name })
-      last = yield* runner.run({ ...experiment, phases: [phase] })
-      results.push(...last.phases)
-      for (const warning of last.warnings ?? []) warnings.add(warning)
-      if (last.peakMemoryGb !== undefined) peak = Math.max(peak ?? 0, last.peakMemoryGb)
-      yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: last.phases[0]?.seconds ?? 0 })
-      if (last.status !== "ok") break
+      const result = yield* runner.run({ ...experiment, phases: [phase] })
+      results.push(result)
+      yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: result.phases[0]?.seconds ?? 0 })
+      if (result.status !== "ok") break
     }
-    return {
-      ...last!,
-      phases: results,
-      runDir: experiment.runDir,
-      ...(peak === undefined ? {} : { peakMemoryGb: peak }),
-      ...(warnings.size === 0 ? {} : { warnings: [...warnings] })
-    } satisfies RunResult
+    return { ...combineRunResults(results), runDir: experiment.runDir } satisfies RunResult
   })
 
   const cacheSeal = Effect.map(workspace.seal({ cache: paths.cacheDir }), (seal) =>

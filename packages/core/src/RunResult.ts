@@ -29,3 +29,20 @@ export const RunResult = Schema.Struct({
   warnings: Schema.optional(Schema.Array(Schema.String))
 })
 export type RunResult = typeof RunResult.Type
+
+/**
+ * The result of phases run one after another, from their results in order (at least
+ * one): the last one's status, reason and log tail, every phase, the highest peak memory
+ * and each warning once.
+ */
+export const combineRunResults = (results: ReadonlyArray<RunResult>): RunResult => {
+  const last = results.at(-1)!
+  const peaks = results.flatMap((result) => (result.peakMemoryGb === undefined ? [] : [result.peakMemoryGb]))
+  const warnings = [...new Set(results.flatMap((result) => result.warnings ?? []))]
+  return {
+    ...last,
+    phases: results.flatMap((result) => result.phases),
+    ...(peaks.length === 0 ? {} : { peakMemoryGb: Math.max(...peaks) }),
+    ...(warnings.length === 0 ? {} : { warnings })
+  }
+}

@@ -40,6 +40,10 @@ const sameFile = (a: fs.Stats | undefined, b: fs.Stats) => a !== undefined && a.
 export const droppedLine = (dropped: number, head: number, tail: number) =>
   `\n[autoresearch: ${dropped} bytes of output dropped here; the log keeps the first ${head} and the last ${tail} bytes]\n`
 
+/** The last `count` lines of `text` (a final newline ends the last line; it does not start another). */
+export const tailLines = (text: string, count: number) =>
+  text.split("\n").slice(-count - (text.endsWith("\n") ? 1 : 0)).join("\n")
+
 export class BoundedLog {
   readonly path: string
   private readonly fd: number
@@ -74,8 +78,7 @@ export class BoundedLog {
 
   /** The last `count` lines printed, from memory (up to the ring's size). */
   lastLines(count = 40): string {
-    const text = this.ringText().toString("utf8")
-    return text.split("\n").slice(-count - (text.endsWith("\n") ? 1 : 0)).join("\n")
+    return tailLines(this.ringText().toString("utf8"), count)
   }
 
   /** Appends the kept tail and the dropped-bytes line, and closes the file; safe to call twice. */

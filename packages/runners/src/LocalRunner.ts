@@ -7,12 +7,12 @@
  * started before it returns, and a runner that was killed has its phases killed by the next.
  */
 import { Effect, Layer } from "effect"
-import { parseReported, Runner, RunnerError, type Experiment, type Phase, type RunResult } from "@autoresearch/core"
+import { combineRunResults, parseReported, Runner, RunnerError, type Experiment, type Phase, type RunResult } from "@autoresearch/core"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { BoundedLog, type BoundedLogOptions } from "./BoundedLog.ts"
+import { BoundedLog, type BoundedLogOptions, tailLines } from "./BoundedLog.ts"
 import * as GpuPool from "./GpuPool.ts"
 import * as Homes from "./Homes.ts"
 import { peakVramGb, readMetrics } from "./MetricsFile.ts"
@@ -180,7 +180,7 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
 
   const runPhase = Effect.fnUntraced(function*(experiment: Experiment, phase: Phase) {
     const warnings: Array<string> = []
-    const lease = yield* pool.lease(pool.gpus.length > 0 ? options.gpusPerPhase ?? 1 : 0)
+    const lease = yield* pool.lease(options.gpusPerPhase ?? 1)
     const runDir = path.resolve(experiment.runDir)
     const sandboxed = bwrap !== undefined
     // Fresh for every phase, so that nothing an earlier phase wrote runs in this one (~/.local's usercustomize.py).
@@ -269,10 +269,11 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
       warnings.push(`${phase.name} removed or replaced its log; the runner put its own back at ${log.path}`)
     }
 
-    const logTail = log.lastLines(40)
+    const lastLines = log.lastLines(200)
+    const logTail = tailLines(lastLines, 40)
     const metrics = readMetrics(path.join(runDir, "metrics.json"))
     if (metrics.refused !== undefined) warnings.push(`ignored the metrics file: ${metrics.refused}`)
-    const reported = { ...parseReported(log.lastLines(200)), ...metrics.metrics }
+    const reported = { ...parseReported(lastLines), ...metrics.metrics }
     const verdict = triage({
       phase: phase.name,
       exitCode: exit.exitCode,
@@ -324,15 +325,7 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
       results.push(result)
       if (result.status !== "ok") break
     }
-    const last = results.at(-1)!
-    const peaks = results.flatMap((result) => (result.peakMemoryGb === undefined ? [] : [result.peakMemoryGb]))
-    const warnings = [...new Set(results.flatMap((result) => result.warnings ?? []))]
-    return {
-      ...last,
-      phases: results.flatMap((result) => result.phases),
-      ...(peaks.length === 0 ? {} : { peakMemoryGb: Math.max(...peaks) }),
-      ...(warnings.length === 0 ? {} : { warnings })
-    } satisfies RunResult
+    return combineRunResults(results)
   })
 
   return Runner.of({ name: "local", run })
@@ -340,9 +333,7 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
 
 /** The local runner with a GPU pool of its own (`options.gpus`). */
 export const layer = (options: LocalRunnerOptions = {}) =>
-  Layer.effect(Runner, make(options)).pipe(
-    Layer.provide(GpuPool.layer(options.gpus === undefined ? {} : { gpus: options.gpus }))
-  )
+  layerWithPool(options).pipe(Layer.provide(GpuPool.layer(options.gpus === undefined ? {} : { gpus: options.gpus })))
 
 /** The local runner over a GpuPool the caller provides (to share one pool between runners). */
 export const layerWithPool = (options: LocalRunnerOptions = {}) => Layer.effect(Runner, make(options))

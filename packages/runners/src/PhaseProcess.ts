@@ -269,10 +269,10 @@ export class PhaseProcess {
     if (this.namespace === undefined) await Promise.race([this.namespaceSettled, delay(1000)])
     const namespace = this.namespace
     for (let round = 0; round < 200; round++) {
-      const members = [
-        ...(namespace === undefined ? [] : ProcessTree.namespaceMembers(namespace.inode)),
-        ...ProcessTree.markedMembers({ ...this.spec.marker, processGroup: undefined })
-      ]
+      // No process leaves a PID namespace: the marker (every process's environment read) is needed only without one.
+      const members = namespace === undefined
+        ? ProcessTree.markedMembers({ ...this.spec.marker, processGroup: undefined })
+        : ProcessTree.namespaceMembers(namespace.inode)
       if (members.length === 0) break
       ProcessTree.signal(members, "SIGKILL")
       await new Promise((resolve) => setTimeout(resolve, 10))

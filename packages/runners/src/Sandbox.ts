@@ -48,7 +48,7 @@ const depth = (target: string) => target.split(path.sep).filter((part) => part !
 /** `inner` is `outer` or lies below it. */
 export const isWithin = (inner: string, outer: string) => {
   const relative = path.relative(outer, inner)
-  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative))
+  return relative === "" || (relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative))
 }
 
 /**

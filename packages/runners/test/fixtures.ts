@@ -6,7 +6,7 @@
  */
 import { type Experiment, type Phase, Runner, type RunResult } from "@autoresearch/core"
 import { Effect } from "effect"
-import { execFile, execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -15,22 +15,12 @@ import { afterEach } from "vitest"
 import * as LocalRunner from "../src/LocalRunner.ts"
 import type { LocalRunnerOptions } from "../src/LocalRunner.ts"
 import { isAlive } from "../src/ProcessTree.ts"
+import * as Sandbox from "../src/Sandbox.ts"
 
 /** Whether bubblewrap works here, and if not why; the sandbox tests skip, saying so. */
-export const bubblewrap = (() => {
-  try {
-    execFileSync("bwrap", ["--die-with-parent", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", "true"], {
-      stdio: "pipe",
-      timeout: 15_000
-    })
-    return { available: true, reason: "" }
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT"
-      ? "bwrap is not installed (apt-get install bubblewrap)"
-      : `bwrap does not work here: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`
-    return { available: false, reason }
-  }
-})()
+export const bubblewrap = await Effect.runPromise(Sandbox.probe()).then((probe) =>
+  probe.available ? { available: true, reason: "" } : { available: false, reason: probe.reason }
+)
 
 /** Test roots live outside /tmp, which the sandbox replaces by a private one. */
 const testBase = () => (process.platform === "linux" && fs.existsSync("/var/tmp") ? "/var/tmp" : os.tmpdir())

@@ -129,15 +129,14 @@ for (const mode of modes) {
     it.live("gives each phase a HOME and TMPDIR that no earlier phase could write, and no user site-packages", () =>
       Effect.gen(function*() {
         const layout = newLayout()
-        // train plants start-up code where predict's home would be: its own, and where the runner once put predict's
+        // train plants start-up code in its own home, where a shared home would carry it into predict
         const plant = [
           "import json, os, site",
           "run = os.environ['AUTORESEARCH_RUN_DIR']",
           "relative = os.path.relpath(site.getusersitepackages(), os.path.expanduser('~'))",
           "code = \"open(__import__('os').path.join(__import__('os').environ['AUTORESEARCH_RUN_DIR'], 'planted-code-ran'), 'w')\\n\"",
-          "for home in [os.environ['HOME'], os.path.join(run, '.private', 'predict', 'home')]:",
-          "    os.makedirs(os.path.join(home, relative), exist_ok=True)",
-          "    open(os.path.join(home, relative, 'usercustomize.py'), 'w').write(code)",
+          "os.makedirs(os.path.join(os.environ['HOME'], relative), exist_ok=True)",
+          "open(os.path.join(os.environ['HOME'], relative, 'usercustomize.py'), 'w').write(code)",
           "open(os.path.join(os.environ['TMPDIR'], 'planted'), 'w').write(code)",
           "json.dump({'home': os.environ['HOME'], 'tmp': os.environ['TMPDIR']}, open(os.path.join(run, 'train-env.json'), 'w'))"
         ].join("\n")
@@ -263,8 +262,6 @@ describe("LocalRunner, wherever it runs", () => {
       assert.include(ok.logTail, "[1]")
       assert.isTrue(fs.existsSync(path.join(ok.runDir, "train.log")))
       assert.isTrue(fs.existsSync(path.join(ok.runDir, "predict.log")))
-      // the phase's private home and tmp are gone afterwards
-      assert.isFalse(fs.existsSync(path.join(ok.runDir, ".private", "train")))
       const stopped = yield* run(experiment(layout, "stops", [train, failing, never]), { sandbox: "auto" })
       assert.strictEqual(stopped.status, "crash")
       assert.strictEqual(stopped.reason, "predict failed (exit code 3)")
