@@ -9,7 +9,26 @@ import * as fs from "node:fs"
 export type RegularFileRead =
   | { readonly _tag: "Text"; readonly text: string; readonly size: number; readonly truncated: boolean }
   | { readonly _tag: "Missing" }
-  | { readonly _tag: "Refused"; readonly reason: string }
+  | Refusal
+
+export type RegularBytesRead =
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array; readonly size: number; readonly truncated: boolean }
+  | { readonly _tag: "Missing" }
+  | Refusal
+
+/** Why a path was not read: `reason` names the file, `problem` does not. */
+export interface Refusal {
+  readonly _tag: "Refused"
+  readonly reason: string
+  readonly problem: string
+}
+
+const refused = (file: string, problem: string): Refusal => ({ _tag: "Refused", reason: `${file} ${problem}`, problem })
+const notRegular = (file: string, stats: fs.Stats): Refusal => ({
+  _tag: "Refused",
+  reason: `${file} is ${kindOf(stats)}, not a regular file`,
+  problem: `not a regular file (${kindOf(stats)})`
+})
 
 /** What a path holds, in words, for a refusal: `a FIFO`, `a symbolic link`, ... */
 export const kindOf = (stats: fs.Stats): string =>
@@ -40,13 +59,17 @@ export const lstat = (file: string): fs.Stats | undefined => {
 const safeOpenFlags = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
 
 /**
- * Up to `maxBytes` of a regular file's bytes as UTF-8 (its last bytes with `fromEnd`);
- * anything else at `file` is refused, never opened as it is.
+ * Up to `maxBytes` of a regular file's bytes (its last bytes with `fromEnd`); anything
+ * else at `file` is refused, never opened as it is.
  */
-export const readRegularFile = (file: string, maxBytes: number, options: { readonly fromEnd?: boolean } = {}): RegularFileRead => {
+export const readRegularBytes = (
+  file: string,
+  maxBytes = Number.POSITIVE_INFINITY,
+  options: { readonly fromEnd?: boolean } = {}
+): RegularBytesRead => {
   const before = lstat(file)
   if (before === undefined) return { _tag: "Missing" }
-  if (!before.isFile()) return { _tag: "Refused", reason: `${file} is ${kindOf(before)}, not a regular file` }
+  if (!before.isFile()) return notRegular(file, before)
   let fd: number
   try {
     fd = fs.openSync(file, safeOpenFlags)
@@ -54,12 +77,12 @@ export const readRegularFile = (file: string, maxBytes: number, options: { reado
     const code = (error as NodeJS.ErrnoException).code
     if (code === "ENOENT") return { _tag: "Missing" }
     // ELOOP: it was swapped for a symbolic link after the lstat
-    return { _tag: "Refused", reason: `${file} could not be opened safely (${code ?? String(error)})` }
+    return refused(file, `could not be opened safely (${code ?? String(error)})`)
   }
   try {
     // Swapped for a FIFO or a device between the lstat and the open.
     const opened = fs.fstatSync(fd)
-    if (!opened.isFile()) return { _tag: "Refused", reason: `${file} is ${kindOf(opened)}, not a regular file` }
+    if (!opened.isFile()) return notRegular(file, opened)
     const buffer = Buffer.alloc(Math.max(0, Math.min(opened.size, maxBytes)))
     const start = options.fromEnd === true ? opened.size - buffer.length : 0
     let filled = 0
@@ -68,10 +91,18 @@ export const readRegularFile = (file: string, maxBytes: number, options: { reado
       if (read === 0) break
       filled += read
     }
-    return { _tag: "Text", text: buffer.subarray(0, filled).toString("utf8"), size: opened.size, truncated: opened.size > maxBytes }
+    return { _tag: "Bytes", bytes: buffer.subarray(0, filled), size: opened.size, truncated: opened.size > maxBytes }
   } catch (error) {
-    return { _tag: "Refused", reason: `${file} could not be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` }
+    return refused(file, `could not be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
   } finally {
     fs.closeSync(fd)
   }
+}
+
+/** Up to `maxBytes` of a regular file as UTF-8 (its last bytes with `fromEnd`), as `readRegularBytes` reads them. */
+export const readRegularFile = (file: string, maxBytes: number, options: { readonly fromEnd?: boolean } = {}): RegularFileRead => {
+  const read = readRegularBytes(file, maxBytes, options)
+  return read._tag === "Bytes"
+    ? { _tag: "Text", text: Buffer.from(read.bytes).toString("utf8"), size: read.size, truncated: read.truncated }
+    : read
 }

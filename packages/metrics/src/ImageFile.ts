@@ -3,6 +3,7 @@
  * into a float stack (integers scaled to [0, 1]) after checking shape and finiteness.
  * Every failure is an `ImageFileError` naming the file and the problem.
  */
+import { readRegularBytes } from "@autoresearch/core"
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import { DecodeError } from "./DecodeError.ts"
@@ -99,6 +100,21 @@ export const readImageSync = (file: string, options: ReadOptions = {}): Loaded =
   }
   return decodeImage(bytes, file, options)
 }
+
+/**
+ * Reads and decodes a file an experiment wrote (its predictions): anything but a regular
+ * file (a symbolic link to the targets, a FIFO) is refused, not followed or waited on.
+ */
+export const readUntrustedImage = (file: string, options: ReadOptions = {}): Effect.Effect<Loaded, ImageFileError> =>
+  Effect.suspend(() => {
+    const read = readRegularBytes(file)
+    if (read._tag === "Missing") return Effect.fail(new ImageFileError({ file, problem: "no such file" }))
+    if (read._tag === "Refused") return Effect.fail(new ImageFileError({ file, problem: read.problem }))
+    return Effect.try({
+      try: () => decodeImage(read.bytes, file, options),
+      catch: (error) => error instanceof ImageFileError ? error : new ImageFileError({ file, problem: String(error) })
+    })
+  })
 
 export const readImage = (file: string, options: ReadOptions = {}): Effect.Effect<Loaded, ImageFileError> =>
   Effect.try({

@@ -4,14 +4,14 @@
  * sharpness itself, and gates on the bicubic baseline of the same data (computed once
  * per data fingerprint). Numbers the experiment printed are only compared.
  */
-import { type JournalEntry, lstat, parseReported, readRegularFile, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
+import { type JournalEntry, parseReported, readRegularFile, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { bicubicBaseline, scaleFactor } from "./Baseline.ts"
 import { clamp, countNonFinite, describeShape, type Dtype, firstNonFinite, sameShape, type Stack } from "./Image.ts"
-import { ImageFileError, locate, readImage } from "./ImageFile.ts"
+import { ImageFileError, locate, readImage, readUntrustedImage } from "./ImageFile.ts"
 import { lrConsistency } from "./LrConsistency.ts"
 import { evaluateParallel } from "./Parallel.ts"
 import { mean } from "./Psnr.ts"
@@ -180,9 +180,7 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
     const predictionsName = options.predictions ?? "predictions.npy"
     const predictionsFile = path.join(input.run.runDir, predictionsName)
     // Written by the experiment: never read through a link or from a FIFO.
-    const kind = lstat(predictionsFile)
-    if (kind !== undefined && !kind.isFile()) return invalid(`${predictionsName}: not a regular file`, reported)
-    const loaded = yield* Effect.result(readImage(predictionsFile, { finite: false }))
+    const loaded = yield* Effect.result(readUntrustedImage(predictionsFile, { finite: false }))
     if (loaded._tag === "Failure") {
       const problem = loaded.failure instanceof ImageFileError ? loaded.failure.problem : String(loaded.failure)
       return invalid(`${predictionsName}: ${problem}`, reported)

@@ -59,6 +59,12 @@ describe("docs/metrics.md", () => {
       const missing = yield* score(setup(undefined))
       assert.strictEqual(missing.status, "invalid")
       assert.match(missing.reason!, /denoised\.npy: no such file$/)
+      // a link to the clean targets would score a perfect 0; it is refused instead
+      const linked = setup(undefined)
+      fs.symlinkSync(path.join(linked.hiddenDir, "clean.npy"), path.join(linked.run.runDir, "denoised.npy"))
+      const refused = yield* score(linked)
+      assert.strictEqual(refused.status, "invalid")
+      assert.match(refused.reason!, /denoised\.npy: not a regular file \(a symbolic link\)$/)
       const input = setup(denoised)
       fs.rmSync(path.join(input.hiddenDir, "clean.npy"))
       const error = yield* Effect.flip(score(input))

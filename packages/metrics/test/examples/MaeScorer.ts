@@ -1,21 +1,22 @@
-import { parseReported, type Score, Scorer, ScorerError } from "@autoresearch/core"
+import { parseReported, readRegularFile, type Score, Scorer, ScorerError } from "@autoresearch/core"
 import { Image, ImageFile } from "@autoresearch/metrics"
 import { Effect, Layer } from "effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
 
 /** Mean absolute error of a denoiser's output against the clean images: lower is better. */
 export const MaeScorer = Layer.succeed(Scorer, Scorer.of({
   name: "mae",
   score: Effect.fnUntraced(function*(input): Effect.fn.Return<Score, ScorerError> {
+    // The experiment wrote the log and the predictions: read them as it left them, never through a link or from a FIFO.
     const trainLog = input.run.phases.find((phase) => phase.name === "train")?.logPath
-    const reported = trainLog && fs.existsSync(trainLog) ? parseReported(fs.readFileSync(trainLog, "utf8")) : {}
+    const log = trainLog === undefined ? undefined : readRegularFile(trainLog, 8 << 20, { fromEnd: true })
+    const reported = log?._tag === "Text" ? parseReported(log.text) : {}
     // The targets are the harness's: if they are unreadable, the scorer fails.
     const clean = yield* ImageFile.readImage(path.join(input.hiddenDir, "clean.npy")).pipe(
       Effect.mapError((error) => new ScorerError({ scorer: "mae", reason: error.message }))
     )
     // The predictions are the experiment's: if they are bad, the experiment is invalid.
-    const output = yield* Effect.result(ImageFile.readImage(path.join(input.run.runDir, "denoised.npy")))
+    const output = yield* Effect.result(ImageFile.readUntrustedImage(path.join(input.run.runDir, "denoised.npy")))
     if (output._tag === "Failure") {
       return { status: "invalid", reason: output.failure.message, metrics: {}, reported, flags: [] }
     }
