@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks CI cannot run (it has no GPU), for a Linux machine with an NVIDIA card,
-# Node >= 22 with the packages built (or installed), git, bubblewrap and python3 with torch:
+# Node >= 22.18 with the packages built (or installed), git, bubblewrap and python3 with torch:
 #
 #   bash scripts/gpu-check.sh [budget seconds, default 120]
 #

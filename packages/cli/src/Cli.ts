@@ -91,16 +91,13 @@ const run = Command.make(
   },
   Effect.fnUntraced(function*(input) {
     const dir = path.resolve(input.dir)
-    const loaded = yield* loadConfig(dir)
-    const config: ResolvedConfig = {
-      ...loaded.config,
-      budget: {
-        ...loaded.config.budget,
-        ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
-        ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
-      }
+    if (Option.isSome(input.budget) && input.budget.value <= 0) {
+      return yield* new CliError({ reason: "--budget must be a positive number of seconds" })
     }
-    if (config.budget.experimentSeconds <= 0) return yield* new CliError({ reason: "--budget must be a positive number of seconds" })
+    const { config } = yield* loadConfig(dir, {
+      ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
+      ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
+    })
     const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
     const where = yield* Research.paths(dir, tag)
     const warnings = yield* Research.checkCheckout(where, config)

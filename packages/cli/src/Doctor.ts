@@ -44,7 +44,8 @@ export interface Check {
   readonly text: string
 }
 
-export const minimumNode = [22, 12] as const
+/** module.registerHooks (22.15) and type stripping on by default, for autoresearch.config.ts (22.18). */
+export const minimumNode = [22, 18] as const
 
 /** Names the proposers read; only whether they are set is ever shown. */
 export const apiKeyNames = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"]

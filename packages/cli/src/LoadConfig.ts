@@ -2,7 +2,7 @@
  * Loading `autoresearch.config.ts` from a research directory: found, imported (Node
  * strips the types), and validated, with an error that says which of these failed.
  */
-import { ConfigError, resolveConfig, validateConfig, type ResolvedConfig } from "@autoresearch/core"
+import { type Budget, ConfigError, resolveConfig, validateConfig, type ResolvedConfig } from "@autoresearch/core"
 import { Effect, Result, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -16,15 +16,20 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
   }
 }
 
-export const configNames = ["autoresearch.config.ts", "autoresearch.config.mjs", "autoresearch.config.js"]
+/** The config file: always TypeScript, and always one of the files the ratchet keeps immutable. */
+export const configName = "autoresearch.config.ts"
 
-export const loadConfig = Effect.fnUntraced(function*(dir: string) {
+/**
+ * Loads, validates and resolves the config in `dir`. `budget` overrides the config's own
+ * (flags such as --budget) before the defaults derived from it, such as the grace, are set.
+ */
+export const loadConfig = Effect.fnUntraced(function*(dir: string, budget: Partial<Budget> = {}) {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     return yield* new CliError({ reason: `research directory not found: ${dir}` })
   }
-  const file = configNames.map((name) => path.join(dir, name)).find((candidate) => fs.existsSync(candidate))
-  if (file === undefined) {
-    return yield* new CliError({ reason: `no autoresearch.config.ts in ${dir}` })
+  const file = path.join(dir, configName)
+  if (!fs.existsSync(file)) {
+    return yield* new CliError({ reason: `no ${configName} in ${dir}` })
   }
   const module = yield* Effect.tryPromise({
     try: () => import(pathToFileURL(file).href) as Promise<{ default?: unknown }>,
@@ -41,5 +46,6 @@ export const loadConfig = Effect.fnUntraced(function*(dir: string) {
   }
   const validated = validateConfig(module.default, file)
   if (Result.isFailure(validated)) return yield* validated.failure
-  return { file, config: resolveConfig(validated.success) satisfies ResolvedConfig }
+  const config = { ...validated.success, budget: { ...validated.success.budget, ...budget } }
+  return { file, config: resolveConfig(config) satisfies ResolvedConfig }
 })

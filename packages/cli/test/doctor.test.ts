@@ -40,7 +40,7 @@ describe("doctor's checks", () => {
       apiKeys: []
     }
     assert.deepStrictEqual(lines(broken), [
-      "FAIL  node 20.11.1: autoresearch needs 22.12 or later — install a newer Node",
+      "FAIL  node 20.11.1: autoresearch needs 22.18 or later — install a newer Node",
       "FAIL  git: not found — install git (e.g. apt-get install git)",
       "FAIL  python 'uv run python': not found — install Python 3, or set `python` in autoresearch.config.ts (or pass --python)",
       "warn  gpus: none (nvidia-smi not found) — experiments run on the CPU; install the NVIDIA driver to use a GPU",
@@ -82,7 +82,7 @@ describe("doctor's probes", () => {
         assert.include(probes.apiKeys, "OPENAI_API_KEY")
         const text = checks(probes).map(formatCheck).join("\n")
         assert.notInclude(text, "sk-test-never-printed")
-        assert.isAtLeast(checks(probes).length, 6)
+        assert.include(text, `node ${process.versions.node}`)
       } finally {
         delete process.env.OPENAI_API_KEY
       }

@@ -41,7 +41,7 @@ describe("packed packages", () => {
     expect(JSON.parse(output)).toEqual({ keep: true, runner: "function", scorer: "function" })
     execFileSync(process.execPath, [path.join(project, "node_modules/typescript/bin/tsc"), "-p", "."], { cwd: project, stdio: "pipe" })
     const help = execFileSync(path.join(project, "node_modules/.bin/autoresearch"), ["--help"], { cwd: project, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } })
-    expect(help).toContain("run")
+    expect(help).toMatch(/^\s+run\s+Run \(or resume\) the research loop/m)
     expect(help).toContain("status")
   })
 })
