@@ -114,24 +114,29 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
+/** Files no proposal may change, whatever the config lists: the config itself and the proposer's instructions. */
+const alwaysImmutable = (program: string | undefined) => [...(program === undefined ? [] : [program]), "autoresearch.config.ts"]
+
 /** Validates an unknown value as a research config; pure, so it is used by both `defineResearch` and the CLI. */
 export const validateConfig = (input: unknown, source: string): Result.Result<ResearchConfig, ConfigError> => {
   const decoded = Schema.decodeUnknownResult(ResearchConfig)(input, { errors: "all", onExcessProperty: "error" })
   if (Result.isSuccess(decoded)) {
+    // One spelling of each path from here on ("./train.py" is "train.py").
     const config = {
       ...decoded.success,
       mutable: decoded.success.mutable.map(normalisePath),
-      ...(decoded.success.immutable === undefined ? {} : { immutable: decoded.success.immutable.map(normalisePath) })
+      ...(decoded.success.immutable === undefined ? {} : { immutable: decoded.success.immutable.map(normalisePath) }),
+      ...(decoded.success.program === undefined ? {} : { program: normalisePath(decoded.success.program) })
     }
-    const alwaysImmutable = ["autoresearch.config.ts", ...(config.program === undefined ? [] : [normalisePath(config.program)])]
-    const overlap = config.mutable.filter((file) => config.immutable?.includes(file) || alwaysImmutable.includes(file))
+    const always = alwaysImmutable(config.program)
+    const overlap = config.mutable.filter((file) => config.immutable?.includes(file) || always.includes(file))
     if (overlap.length > 0) {
       return Result.fail(
         new ConfigError({
           source,
           problems: overlap.map((file) => ({
             field: "mutable",
-            reason: alwaysImmutable.includes(file) ? `${file} is always immutable` : `${file} is also listed as immutable`
+            reason: always.includes(file) ? `${file} is always immutable` : `${file} is also listed as immutable`
           }))
         })
       )
@@ -158,7 +163,7 @@ export const resolveConfig = (config: ResearchConfig) => {
   return {
   ...config,
   python: config.python === undefined ? ["python3"] : typeof config.python === "string" ? [config.python] : [...config.python],
-  immutable: [...new Set([...(config.immutable ?? []), ...(config.program ? [config.program] : []), "autoresearch.config.ts"])],
+  immutable: [...new Set([...(config.immutable ?? []), ...alwaysImmutable(config.program)])],
   metric: { ...config.metric, minDelta: config.metric.minDelta ?? 0, secondary: config.metric.secondary ?? [] },
   budget: {
     ...config.budget,

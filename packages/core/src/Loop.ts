@@ -127,14 +127,17 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     return value
   })
 
+  /** Without a kept baseline nothing can be compared: the run stops and says how to go on. */
+  const baselineFailed = (what: string) =>
+    new LoopError({
+      reason: `the baseline (experiment 0) ${what}. Fix ${config.phases.train.join(" ")}, commit, and start a new run with another --tag`
+    })
+
   // Resume: put the branch back on the journal's incumbent; a candidate cut short is set aside.
   let entries = [...(yield* journal.entries)]
   const baseline = entries[0]
   if (baseline !== undefined && baseline.status !== "keep") {
-    return yield* new LoopError({
-      reason: `the baseline (experiment 0) of this research run failed (${baseline.reason ?? baseline.status}); ` +
-        "fix it, commit, and start a new run with another --tag"
-    })
+    return yield* baselineFailed(`of this research run failed (${baseline.reason ?? baseline.status})`)
   }
   const keptCommit = () => [...entries].reverse().find((entry) => entry.status === "keep")?.commit
   const head = yield* ratchet.head
@@ -358,10 +361,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     })
     yield* events.publish({ _tag: "Decided", id, decision, entry })
     if (id === 0 && !decision.keep) {
-      return yield* new LoopError({
-        reason: `the baseline (experiment 0) failed: ${entry.reason}; log: ${result.phases.at(-1)?.logPath ?? "-"}. ` +
-          `Fix ${config.phases.train.join(" ")}, commit, and start a new run with another --tag`
-      })
+      return yield* baselineFailed(`failed: ${entry.reason}; log: ${result.phases.at(-1)?.logPath ?? "-"}`)
     }
   }
 })

@@ -115,19 +115,28 @@ export const lock = (where: ResearchPaths) =>
     Effect.gen(function*() {
       fs.mkdirSync(where.stateDir, { recursive: true })
       const file = path.join(where.stateDir, "lock")
-      for (let attempt = 0; ; attempt++) {
+      const tag = path.basename(where.stateDir)
+      for (let attempt = 0; attempt < 5; attempt++) {
         try {
           fs.writeFileSync(file, String(process.pid), { flag: "wx" })
           return file
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error
+          const code = (error as NodeJS.ErrnoException).code
+          if (code !== "EEXIST") return yield* new ResearchError({ reason: `cannot create the lock ${file}: ${code ?? String(error)}` })
         }
-        const pid = Number(fs.readFileSync(file, "utf8").trim())
+        let held: string
+        try {
+          held = fs.readFileSync(file, "utf8")
+        } catch {
+          continue // released between the two calls: try again
+        }
+        const pid = Number(held.trim())
         if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
-          return yield* new ResearchError({ reason: `another autoresearch process (pid ${pid}) is running tag ${path.basename(where.stateDir)}` })
+          return yield* new ResearchError({ reason: `another autoresearch process (pid ${pid}) is running tag ${tag}` })
         }
         fs.rmSync(file, { force: true })
       }
+      return yield* new ResearchError({ reason: `could not take the lock ${file}: other processes kept taking it; is another run of tag ${tag} starting?` })
     }),
     (file) => Effect.sync(() => fs.rmSync(file, { force: true }))
   )

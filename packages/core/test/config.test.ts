@@ -213,6 +213,10 @@ describe("resolveConfig", () => {
     assert.deepStrictEqual(resolved.immutable, ["prepare.py", "program.md", "autoresearch.config.ts"])
     const added = resolveConfig(decode({ ...minimal, immutable: ["prepare.py"], program: "docs/program.md" }))
     assert.deepStrictEqual(added.immutable, ["prepare.py", "docs/program.md", "autoresearch.config.ts"])
+    // one spelling per file, however the config writes it
+    const spelled = resolveConfig(decode({ ...minimal, immutable: ["./prepare.py", "program.md"], program: "./program.md" }))
+    assert.deepStrictEqual(spelled.immutable, ["prepare.py", "program.md", "autoresearch.config.ts"])
+    assert.strictEqual(spelled.program, "program.md")
   })
 
   it("keeps the values a config sets", () => {
