@@ -202,9 +202,10 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     let proposal: Proposal = { description: "baseline", hypothesis: "the unmodified code", edits: [] }
     if (id > 0) {
       const lastFailed = [...entries].reverse().find((entry) => entry.status !== "keep" && entry.status !== "discard")
+      const files = yield* workspace.files
       const context = {
         program: yield* workspace.program,
-        files: yield* workspace.files,
+        files,
         journal: entries,
         metric: config.metric,
         lastFailure: lastFailed === undefined ? undefined : {
@@ -217,7 +218,8 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
             .find((text) => text !== "") ?? ""
         },
         left: budgetLeft(config.budget, spent),
-        check: (edits: Proposal["edits"]) => Effect.asVoid(workspace.check(edits))
+        // Against the files the proposal is made on, which stay its base while a prefetched one waits.
+        check: (edits: Proposal["edits"]) => Effect.asVoid(workspace.check(edits, files))
       }
       const proposed = yield* timed("propose", proposer.propose(context)).pipe(
         Effect.catchTag("ProposerExhausted", () => Effect.succeed(undefined))

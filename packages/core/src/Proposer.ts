@@ -20,8 +20,13 @@ export interface ResearchContext {
   /** The last failed experiment, with the tail of its log. */
   readonly lastFailure: { readonly id: number; readonly status: string; readonly reason: string; readonly logTail: string } | undefined
   readonly left: Left
-  /** Validates edits exactly as the loop will (mutable paths, exactly-once match, syntax), for repair turns. */
+  /**
+   * Validates edits against `files` exactly as the loop will (mutable paths, exactly-once
+   * match, syntax), for repair turns; the disk may hold another candidate by then.
+   */
   readonly check: (edits: ReadonlyArray<Edit>) => Effect.Effect<void, EditRejected>
+  /** Proposals handed out whose experiments are not in the journal yet (prefetching); not to be repeated. */
+  readonly inFlight?: ReadonlyArray<Proposal>
 }
 
 export class ProposerError extends Schema.TaggedError<ProposerError>()("ProposerError", {

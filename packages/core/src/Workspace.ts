@@ -23,8 +23,11 @@ export class Workspace extends Context.Service<Workspace, {
   readonly immutable: ReadonlyArray<string>
   readonly files: Effect.Effect<ReadonlyArray<FileContent>>
   readonly program: Effect.Effect<string>
-  /** Validates edits without writing: mutable paths only, exactly-once matches, syntax. */
-  readonly check: (edits: ReadonlyArray<Edit>) => Effect.Effect<Map<string, string>, EditRejected>
+  /**
+   * Validates edits without writing: mutable paths only, exactly-once matches, syntax;
+   * against the mutable files on disk, or against `files` (a snapshot) when given.
+   */
+  readonly check: (edits: ReadonlyArray<Edit>, files?: ReadonlyArray<FileContent>) => Effect.Effect<Map<string, string>, EditRejected>
   /** Checks, then writes the edited files. */
   readonly apply: (edits: ReadonlyArray<Edit>) => Effect.Effect<void, EditRejected>
   /** Seals the immutable files and the given directories (e.g. the data cache). */
@@ -64,9 +67,9 @@ const pythonSyntaxError = (python: ReadonlyArray<string>, file: string, source: 
 export const makeWorkspace = (dir: string, config: Pick<ResolvedConfig, "mutable" | "immutable" | "program" | "python" | "syntaxCheck">) => {
   const mutable = config.mutable.map(normalisePath)
   const readMutable = () => new Map(mutable.map((file) => [file, readText(path.join(dir, file))]))
-  const check = (edits: ReadonlyArray<Edit>) =>
+  const check = (edits: ReadonlyArray<Edit>, files?: ReadonlyArray<FileContent>) =>
     Effect.gen(function*() {
-      const changed = applyEdits(readMutable(), edits)
+      const changed = applyEdits(files === undefined ? readMutable() : new Map(files.map((file) => [file.path, file.content])), edits)
       if (Result.isFailure(changed)) return yield* changed.failure
       if (config.syntaxCheck === "python") {
         for (const [file, content] of changed.success) {

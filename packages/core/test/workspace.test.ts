@@ -186,6 +186,19 @@ describe("Workspace", () => {
       assert.strictEqual(read("model.py"), "layers = 5\n")
     }).pipe(Effect.provide(Workspace.layer(dir, config()))))
 
+  it.live("checks against a snapshot of the files when given one, not the disk", () =>
+    Effect.gen(function*() {
+      const workspace = makeWorkspace(dir, config())
+      const head = [{ path: "train.py", content: read("train.py") }]
+      // the disk moves on (a candidate is applied); the proposal was made on the head
+      fs.writeFileSync(path.join(dir, "train.py"), read("train.py").replace("lr = 0.01", "lr = 0.03"))
+      const edit = [{ path: "train.py", search: "lr = 0.01", replace: "lr = 0.02" }]
+      const onHead = yield* workspace.check(edit, head)
+      assert.include(onHead.get("train.py"), "lr = 0.02")
+      const onDisk = yield* Effect.flip(workspace.check(edit))
+      assert.strictEqual(onDisk._tag, "EditRejected")
+    }))
+
   it.live("accepts edits to a mutable file configured as ./train.py", () =>
     Effect.gen(function*() {
       const workspace = makeWorkspace(dir, config({ mutable: ["./train.py"] }))

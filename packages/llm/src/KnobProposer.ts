@@ -9,7 +9,6 @@ import { type JournalEntry, Proposer, ProposerError, ProposerExhausted, type Res
 import { Effect, Layer, Schema } from "effect"
 import { canonical, type Config, configOf, type Knob, knobEdit, parseKnobs } from "./Knobs.ts"
 import { type Move, nextStep, random, seedFor, type Step, type Trial } from "./KnobSearch.ts"
-import { inFlight } from "./Prefetch.ts"
 
 export interface KnobOptions {
   /** Seeds the search; the same seed and journal give the same proposals. */
@@ -82,7 +81,7 @@ export const make = (options: KnobOptions = {}) => {
       })
     }
     const incumbent = configOf(knobs)
-    const pending = inFlight(context).flatMap((proposal) => {
+    const pending = (context.inFlight ?? []).flatMap((proposal) => {
       const source = parseSource(proposal.source)
       return source === undefined || source._tag === "None" ? [] : [source.value.set]
     })

@@ -8,7 +8,6 @@
  */
 import {
   addCost,
-  applyEdits,
   type Proposal,
   Proposer,
   type ProposerError,
@@ -17,14 +16,6 @@ import {
   zeroCost
 } from "@autoresearch/core"
 import { Effect, Exit, Fiber, Layer } from "effect"
-
-/** Proposals handed out whose experiments are not in the journal yet; proposers should not repeat them. */
-export interface InFlight {
-  readonly inFlight?: ReadonlyArray<Proposal>
-}
-
-export const inFlight = (context: ResearchContext): ReadonlyArray<Proposal> =>
-  (context as ResearchContext & InFlight).inFlight ?? []
 
 type Files = ResearchContext["files"]
 
@@ -36,12 +27,6 @@ export const staleReplacement = (edits: Proposal["edits"], before: Files, now: F
   const contentOf = (files: Files, file: string) => files.find((candidate) => candidate.path === file)?.content
   const stale = edits.find((edit) => edit.search === "" && contentOf(before, edit.path) !== contentOf(now, edit.path))
   return stale === undefined ? undefined : `${stale.path}: replaces the whole file, which changed since it was written`
-}
-
-/** Checks edits against the files of a snapshot, without the disk (which holds the running candidate). */
-const snapshotCheck = (files: Files) => {
-  const contents = new Map(files.map((file) => [file.path, file.content]))
-  return (edits: Proposal["edits"]) => Effect.asVoid(Effect.fromResult(applyEdits(contents, edits)))
 }
 
 export const make = Effect.fnUntraced(function*(inner: Proposer["Service"]) {
@@ -72,15 +57,15 @@ export const make = Effect.fnUntraced(function*(inner: Proposer["Service"]) {
       const spent = proposal.cost?.usd ?? 0
       const usdAfter = context.left.usd === undefined ? undefined : context.left.usd - spent
       if (usdAfter !== undefined && usdAfter < Math.max(spent, Number.EPSILON)) return
-      const snapshot: ResearchContext & InFlight = {
+      const snapshot: ResearchContext = {
         ...context,
         left: {
           ...context.left,
           ...(experimentsAfter === undefined ? {} : { experiments: experimentsAfter }),
           ...(usdAfter === undefined ? {} : { usd: usdAfter })
         },
-        inFlight: [proposal],
-        check: snapshotCheck(context.files)
+        // context.check checks against context.files, not the disk, which holds the running candidate.
+        inFlight: [proposal]
       }
       const fiber = yield* Effect.forkIn(inner.propose(snapshot), scope)
       prepared = { fiber, files: context.files, running: proposal }

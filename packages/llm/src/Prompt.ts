@@ -4,8 +4,7 @@
  * program.md (fixed for a research run), the mutable files at the ratchet's head (fixed
  * until the next keep), and the situation (journal, failure, budgets; new every call).
  */
-import type { JournalEntry, MetricSpec, ResearchContext } from "@autoresearch/core"
-import { inFlight } from "./Prefetch.ts"
+import { bestEntry, type JournalEntry, type MetricSpec, type ResearchContext } from "@autoresearch/core"
 import { toolName } from "./ProposalTool.ts"
 
 export interface PromptParts {
@@ -56,13 +55,7 @@ export const files = (context: Pick<ResearchContext, "files">) =>
     ...context.files.map((file) => `\n## ${file.path}\n\n${fenced(file.content, languageOf(file.path))}`)
   ].join("\n")
 
-const bestValue = (entries: ReadonlyArray<JournalEntry>, metric: MetricSpec) =>
-  entries.reduce<number | undefined>((best, entry) => {
-    const value = entry.metrics[metric.name]
-    if (entry.status !== "keep" || value === undefined) return best
-    if (best === undefined) return value
-    return (metric.direction === "max" ? value > best : value < best) ? value : best
-  }, undefined)
+const bestValue = (entries: ReadonlyArray<JournalEntry>, metric: MetricSpec) => bestEntry(entries, metric)?.metrics[metric.name]
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s+/g, " ").trim()
 
@@ -96,7 +89,7 @@ export const journalTable = (entries: ReadonlyArray<JournalEntry>, metric: Metri
 
 export const situation = (context: ResearchContext) => {
   const parts = [journalTable(context.journal, context.metric)]
-  const running = inFlight(context)
+  const running = context.inFlight ?? []
   if (running.length > 0) {
     parts.push(
       "# Running now (results not known yet; do not propose the same)\n\n" +

@@ -185,7 +185,7 @@ describe("the knob proposer", () => {
       const proposer = KnobProposer.make({ seed: 5 })
       const context = contextFor(synthetic, [entry(0, { status: "keep", metrics: { loss: 1 } })])
       const first = yield* proposer.propose(context)
-      const second = yield* proposer.propose({ ...context, inFlight: [first] } as ResearchContext)
+      const second = yield* proposer.propose({ ...context, inFlight: [first] })
       expect(second.source).not.toBe(first.source)
     }))
 
