@@ -106,6 +106,17 @@ const main = async () => {
     `ours, ${threads} threads:  ${manySeconds.toFixed(3)} s  (${((manySeconds / count) * 1000).toFixed(2)} ms/image, worker start-up included)` +
       `  ${many.psnr === one.psnr && many.ssim === one.ssim ? "same numbers" : "DIFFERENT numbers"}`
   )
+  // What the scorer evaluates per experiment: a few dozen frames, with the sharpness diagnostics.
+  const frames = synthetic(40, 512)
+  const scorerOptions = { shave: 4, scale: 4 }
+  const [, framesOne] = seconds(() => evaluate(frames.prediction, frames.target, scorerOptions))
+  const f0 = performance.now()
+  await evaluateParallel(frames.prediction, frames.target, { ...scorerOptions, threads })
+  const framesMany = (performance.now() - f0) / 1000
+  console.log(
+    `scorer-sized, 40 frames of 512x512 at x4 with diagnostics: ${framesOne.toFixed(2)} s on 1 thread ` +
+      `(${((framesOne / 40) * 1000).toFixed(0)} ms/frame), ${framesMany.toFixed(2)} s on ${threads} threads`
+  )
 
   let reference: { seconds: number; psnr: number; ssim: number } | undefined
   const hasSkimage = fs.existsSync(python) &&
