@@ -11,6 +11,7 @@ import { LoopEvents } from "./Events.ts"
 import * as GitRatchet from "./GitRatchet.ts"
 import { Journal } from "./Journal.ts"
 import type { LoopPaths } from "./Loop.ts"
+import { isAlive } from "./Process.ts"
 import { Workspace } from "./Workspace.ts"
 
 export class ResearchError extends Schema.TaggedError<ResearchError>()("ResearchError", {
@@ -100,15 +101,6 @@ export const checkCheckout = Effect.fnUntraced(function*(where: ResearchPaths, c
   return mutableStatus === "" ? [] : [`uncommitted changes to mutable files are not part of the research: ${mutableStatus.split("\n").map((line) => line.slice(3)).join(", ")}`]
 })
 
-const processAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
 /** One loop per tag at a time (created exclusively); a lock left by a killed process is taken over. */
 export const lock = (where: ResearchPaths) =>
   Effect.acquireRelease(
@@ -131,7 +123,7 @@ export const lock = (where: ResearchPaths) =>
           continue // released between the two calls: try again
         }
         const pid = Number(held.trim())
-        if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+        if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
           return yield* new ResearchError({ reason: `another autoresearch process (pid ${pid}) is running tag ${tag}` })
         }
         fs.rmSync(file, { force: true })

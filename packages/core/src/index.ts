@@ -23,6 +23,8 @@ export * from "./Score.ts"
 export * from "./Scorer.ts"
 export * from "./Seal.ts"
 export * from "./Workspace.ts"
+/** Whether a process is alive (and still the one recorded), from /proc where there is one. */
+export * as Process from "./Process.ts"
 /** The loop: `Loop.run(config, paths)`. */
 export * as Loop from "./Loop.ts"
 /** The Ratchet over git worktrees. */

@@ -5,6 +5,7 @@
  * descendants and its process group. Linux's /proc is read directly; elsewhere only the
  * process group is known.
  */
+import { Process } from "@autoresearch/core"
 import * as fs from "node:fs"
 
 interface Stat {
@@ -24,36 +25,21 @@ const pids = (): Array<number> => {
   }
 }
 
-/** `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses, so parse from the last `)`. */
+/** `pid (comm) state ppid pgrp ...`, as `statFields` splits it. */
 export const parseStat = (text: string): Stat | undefined => {
-  const close = text.lastIndexOf(")")
-  if (close === -1) return undefined
-  const [state, ppid, pgrp] = text.slice(close + 2).split(" ")
+  const [state, ppid, pgrp] = Process.statFields(text) ?? []
   const pid = Number(text.slice(0, text.indexOf(" ")))
   if (state === undefined || !Number.isInteger(pid)) return undefined
   return { pid, state, ppid: Number(ppid), pgrp: Number(pgrp) }
 }
 
 const stat = (pid: number): Stat | undefined => {
-  try {
-    return parseStat(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
-  } catch {
-    return undefined
-  }
+  const text = Process.readStat(pid)
+  return text === undefined ? undefined : parseStat(text)
 }
 
-/**
- * When a process started, in clock ticks since boot (the 22nd field of its stat), to tell
- * it from a later process given the same PID; undefined where there is no /proc.
- */
-export const startTime = (pid: number): string | undefined => {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return text.slice(text.lastIndexOf(")") + 2).split(" ")[19]
-  } catch {
-    return undefined
-  }
-}
+export const isAlive = Process.isAlive
+export const startTime = Process.startTime
 
 /** The process groups these processes belong to. */
 export const processGroups = (targets: Iterable<number>): Set<number> =>
@@ -61,20 +47,6 @@ export const processGroups = (targets: Iterable<number>): Set<number> =>
     const entry = stat(pid)
     return entry === undefined ? [] : [entry.pgrp]
   }))
-
-/** The process exists and is not a zombie waiting to be reaped. */
-export const isAlive = (pid: number): boolean => {
-  if (hasProc()) {
-    const entry = stat(pid)
-    return entry !== undefined && entry.state !== "Z" && entry.state !== "X"
-  }
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
 
 /** The inode of a process's PID namespace, e.g. 4026532181 for `pid:[4026532181]`. */
 export const pidNamespace = (pid: number | "self"): number | undefined => {
