@@ -3,10 +3,10 @@
  * loop with live progress; `status` prints the experiments table of a run; `metrics`
  * compares two images; `doctor` checks the machine.
  */
-import { bestEntry, type JournalEntry, Loop, LoopEvents, readJournal, Research, type ResolvedConfig } from "@autoresearch/core"
+import { bestEntry, Journal, type JournalEntry, Loop, LoopEvents, readJournal, Research, type ResolvedConfig } from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
 import { LocalRunner } from "@autoresearch/runners"
-import { Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -54,7 +54,9 @@ const follow = (config: ResolvedConfig, earlier: ReadonlyArray<JournalEntry>) =>
       : { ...initialProgress, best: { id: best.id, value: best.metrics[config.metric.name]! } }
     const redraw = () => (tty ? write(`\r\x1b[2K${liveLine(state, Date.now(), config.metric)}`) : Effect.void)
     if (tty) yield* Effect.forkScoped(Effect.repeat(Effect.suspend(redraw), Schedule.spaced("1 second")))
-    yield* Effect.forkScoped(Stream.runForEach(events.subscribe, (event) =>
+    // Ends once it has printed LoopFinished; the caller joins it, so that nothing is left unprinted.
+    const until = Stream.takeUntil(events.subscribe, (event) => event._tag === "LoopFinished")
+    return yield* Effect.forkScoped(Stream.runForEach(until, (event) =>
       Effect.gen(function*() {
         state = nextProgress(state, event, Date.now(), config.metric)
         const line = eventLine(event, config.metric)
@@ -117,9 +119,9 @@ const run = Command.make(
     yield* write(`autoresearch: ${dir === process.cwd() ? "." : shown(dir)} on branch ${where.branch} (${version}, proposer ${proposer.name}: ${proposer.why})\n`)
     const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, scorer, runner)
     const summary = yield* Effect.gen(function*() {
-      yield* follow(config, readJournal(path.join(where.stateDir, "journal.jsonl")).entries)
+      const printer = yield* follow(config, yield* (yield* Journal).entries)
       const result = yield* Loop.run(config, where)
-      yield* Effect.sleep("10 millis")
+      yield* Fiber.join(printer)
       return result
     }).pipe(Effect.scoped, Effect.provide(services))
     yield* write(`\n${table(summary.entries, config.metric)}\n\n`)
