@@ -72,7 +72,7 @@ const run = Command.make(
     tag: tagFlag,
     proposer: Flag.Literals("proposer", proposerNames).pipe(
       Flag.withDescription(
-        "claude | openai | knob (offline search of the # @knob constants) | replay (--replay-dir) | auto: replay if --replay-dir, else the config's proposer, else Claude if ANTHROPIC_API_KEY is set, else OpenAI if OPENAI_API_KEY is set, else knob"
+        "claude | openai | knob (offline search of the # @knob constants) | replay (--replay-dir) | auto: replay if --replay-dir, else the config's proposer, else Claude if ANTHROPIC_API_KEY is set, else OpenAI if OPENAI_API_KEY is set or OPENAI_BASE_URL names a server of your own, else knob"
       ),
       Flag.withDefault("auto")
     ),

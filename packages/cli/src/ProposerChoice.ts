@@ -67,7 +67,7 @@ export const chooseProposer = (request: ProposerRequest): Effect.Effect<Proposer
         ? Effect.succeed(claude("--proposer claude"))
         : Effect.fail(new CliError({ reason: "--proposer claude needs an API key: set ANTHROPIC_API_KEY" }))
     case "openai":
-      return set(env.OPENAI_API_KEY) || set(env.OPENAI_BASE_URL)
+      return OpenAIProposer.credentials({ env }).apiKey !== undefined
         ? Effect.succeed(openai("--proposer openai"))
         : Effect.fail(
           new CliError({
@@ -83,7 +83,10 @@ export const chooseProposer = (request: ProposerRequest): Effect.Effect<Proposer
       }
       if (set(env.ANTHROPIC_API_KEY)) return Effect.succeed(claude("auto: ANTHROPIC_API_KEY is set"))
       if (set(env.OPENAI_API_KEY)) return Effect.succeed(openai("auto: OPENAI_API_KEY is set"))
-      return Effect.succeed(knob("auto: neither ANTHROPIC_API_KEY nor OPENAI_API_KEY is set; searching the `# @knob` constants offline"))
+      if (OpenAIProposer.credentials({ env }).ownServer) return Effect.succeed(openai("auto: OPENAI_BASE_URL names a server of your own"))
+      return Effect.succeed(
+        knob("auto: neither ANTHROPIC_API_KEY nor OPENAI_API_KEY is set (nor OPENAI_BASE_URL); searching the `# @knob` constants offline")
+      )
     }
   }
 }

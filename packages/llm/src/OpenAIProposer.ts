@@ -49,14 +49,24 @@ const stopOf = (reason: string | null | undefined, refused: boolean): Dialogue.T
     ? "length"
     : "other"
 
+/**
+ * The server and key a proposer with these options would use: OPENAI_API_KEY, or no key at
+ * all for a server of one's own (OPENAI_BASE_URL other than api.openai.com); `apiKey` is
+ * undefined when there is neither.
+ */
+export const credentials = (options: Pick<Dialogue.ModelOptions, "apiKey" | "baseURL" | "env"> = {}) => {
+  const env = options.env ?? process.env
+  const baseURL = options.baseURL ?? (env.OPENAI_BASE_URL || undefined)
+  const ownServer = baseURL !== undefined && !/^https:\/\/api\.openai\.com(\/|$)/.test(baseURL)
+  const apiKey = options.apiKey ?? (env.OPENAI_API_KEY || undefined) ?? (ownServer ? "none" : undefined)
+  return { baseURL, ownServer, apiKey }
+}
+
 export const make = (options: Dialogue.ModelOptions = {}) =>
   Effect.gen(function*() {
-    const env = options.env ?? process.env
     const model = options.model ?? defaultModel
-    const baseURL = options.baseURL ?? (env.OPENAI_BASE_URL || undefined)
-    const ownServer = baseURL !== undefined && !/^https:\/\/api\.openai\.com(\/|$)/.test(baseURL)
+    const { baseURL, ownServer, apiKey } = credentials(options)
     const keySetting = options.apiKey !== undefined ? "the proposer's apiKey option" : "OPENAI_API_KEY"
-    const apiKey = options.apiKey ?? (env.OPENAI_API_KEY || undefined) ?? (ownServer ? "none" : undefined)
     if (apiKey === undefined) {
       return yield* new ProposerError({
         proposer: "openai",

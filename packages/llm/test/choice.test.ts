@@ -41,6 +41,17 @@ describe("--proposer", () => {
       const local = yield* choose({ choice: "openai", env: { OPENAI_BASE_URL: "http://127.0.0.1:11434/v1" } })
       expect(local.name).toBe("openai (gpt-5.4 at http://127.0.0.1:11434/v1)")
       expect((yield* choose({ choice: "knob", env: { ANTHROPIC_API_KEY: "a" } })).name).toBe("knob")
+      // OpenAI's own server still needs a key, as the proposer itself would say
+      const official = yield* Effect.flip(choose({ choice: "openai", env: { OPENAI_BASE_URL: "https://api.openai.com/v1" } }))
+      expect(official.reason).toContain("OPENAI_API_KEY")
+    }))
+
+  it.effect("auto: a server of one's own (OPENAI_BASE_URL) is chosen without a key", () =>
+    Effect.gen(function*() {
+      const local = yield* choose({ env: { OPENAI_BASE_URL: "http://127.0.0.1:11434/v1" } })
+      expect(local.name).toBe("openai (gpt-5.4 at http://127.0.0.1:11434/v1)")
+      expect(local.why).toBe("auto: OPENAI_BASE_URL names a server of your own")
+      expect((yield* choose({ env: { OPENAI_BASE_URL: "https://api.openai.com/v1" } })).name).toBe("knob")
     }))
 
   it.effect("the chosen layer builds the proposer", () =>
