@@ -4,7 +4,7 @@
  * Numbers the experiment printed are read from its train log and only compared.
  */
 import { Effect, Layer, Schema } from "effect"
-import { parseReported, readRegularFile, Scorer, ScorerError, type Score } from "@autoresearch/core"
+import { reportedByTrain, Scorer, ScorerError, type Score } from "@autoresearch/core"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
 
@@ -76,9 +76,7 @@ export const make = (options: CommandScorerOptions) =>
           })
         ),
         Effect.map((output): Score => {
-          const trainLog = input.run.phases.find((phase) => phase.name === "train")?.logPath
-          const log = trainLog === undefined ? undefined : readRegularFile(trainLog, 8 << 20)
-          const reported = log?._tag === "Text" ? parseReported(log.text) : {}
+          const reported = reportedByTrain(input.run)
           const flags = mismatch(reported[options.metric], output.metrics[options.metric], options.tolerance)
             ? ["metric-mismatch"]
             : []

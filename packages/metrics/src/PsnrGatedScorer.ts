@@ -4,7 +4,7 @@
  * sharpness itself, and gates on the bicubic baseline of the same data (computed once
  * per data fingerprint). Numbers the experiment printed are only compared.
  */
-import { type JournalEntry, parseReported, readRegularFile, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
+import { type JournalEntry, reportedByTrain, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -102,12 +102,6 @@ const invalid = (reason: string, reported: Record<string, number>, flags: Array<
   flags
 })
 
-const readReported = (input: ScoreInput): Record<string, number> => {
-  const log = input.run.phases.find((phase) => phase.name === "train")?.logPath
-  const read = log === undefined ? undefined : readRegularFile(log, 8 << 20)
-  return read?._tag === "Text" ? parseReported(read.text) : {}
-}
-
 const scorerError = (reason: string) => new ScorerError({ scorer: NAME, reason })
 
 export const make = (options: PsnrGatedScorerOptions = {}) => {
@@ -164,7 +158,7 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
   }
 
   const score = Effect.fnUntraced(function*(input: ScoreInput) {
-    const reported = readReported(input)
+    const reported = reportedByTrain(input.run)
     const targetFile = path.join(input.hiddenDir, options.targets ?? "hr.npy")
     const target = yield* readImage(targetFile).pipe(Effect.mapError((error) => scorerError(`targets: ${error.message}`)))
     const inputsName = options.inputs === undefined ? path.join("inputs", "lr.npy") : options.inputs

@@ -1,4 +1,4 @@
-import { parseReported, readRegularFile, type Score, Scorer, ScorerError } from "@autoresearch/core"
+import { reportedByTrain, type Score, Scorer, ScorerError } from "@autoresearch/core"
 import { Image, ImageFile } from "@autoresearch/metrics"
 import { Effect, Layer } from "effect"
 import * as path from "node:path"
@@ -8,9 +8,7 @@ export const MaeScorer = Layer.succeed(Scorer, Scorer.of({
   name: "mae",
   score: Effect.fnUntraced(function*(input): Effect.fn.Return<Score, ScorerError> {
     // The experiment wrote the log and the predictions: read them as it left them, never through a link or from a FIFO.
-    const trainLog = input.run.phases.find((phase) => phase.name === "train")?.logPath
-    const log = trainLog === undefined ? undefined : readRegularFile(trainLog, 8 << 20, { fromEnd: true })
-    const reported = log?._tag === "Text" ? parseReported(log.text) : {}
+    const reported = reportedByTrain(input.run)
     // The targets are the harness's: if they are unreadable, the scorer fails.
     const clean = yield* ImageFile.readImage(path.join(input.hiddenDir, "clean.npy")).pipe(
       Effect.mapError((error) => new ScorerError({ scorer: "mae", reason: error.message }))
