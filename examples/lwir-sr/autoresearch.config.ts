@@ -28,7 +28,7 @@ export default defineResearch({
     train: ["train.py"],
     predict: ["prepare.py", "predict"]
   },
-  metric: { name: "val_psnr", direction: "max", minDelta: 0.02, secondary: ["val_ssim", "bicubic_psnr"] },
+  metric: { ...PsnrGatedScorer.metricSpec(), minDelta: 0.02 },
   budget: smoke
     ? { experimentSeconds: 45, graceSeconds: 30, maxExperiments: 3, vramGb: 16 }
     : { experimentSeconds: 600, graceSeconds: 120, maxExperiments: 100, vramGb: 16 },

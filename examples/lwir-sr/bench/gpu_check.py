@@ -19,6 +19,8 @@ from PIL import Image
 
 here = os.path.dirname(os.path.abspath(__file__))
 example = os.path.dirname(here)
+sys.path.insert(0, example)
+from prepare import DEFAULT_VRAM_GB, SCALE  # noqa: E402
 budget = sys.argv[1] if len(sys.argv) > 1 else "120"
 if not torch.cuda.is_available():
     sys.exit("no CUDA GPU: this check needs one")
@@ -27,12 +29,12 @@ work = tempfile.mkdtemp(prefix="lwir-gpu-")
 cache, run = os.path.join(work, "cache"), os.path.join(work, "run")
 os.makedirs(run)
 env = dict(os.environ, AUTORESEARCH_CACHE_DIR=cache, AUTORESEARCH_RUN_DIR=run, AUTORESEARCH_SEED="0",
-           AUTORESEARCH_BUDGET_SECONDS=budget, AUTORESEARCH_VRAM_GB="16",
+           AUTORESEARCH_BUDGET_SECONDS=budget, AUTORESEARCH_VRAM_GB=f"{DEFAULT_VRAM_GB:g}",
            AUTORESEARCH_DATA_DIR=os.path.join(cache, "train"), AUTORESEARCH_INPUTS_DIR=os.path.join(cache, "inputs"))
 for args in (["prepare.py"], ["train.py"], ["prepare.py", "predict"]):
     subprocess.run([sys.executable, *args], cwd=example, env=env, check=True)
 
-scale = 4
+scale = SCALE
 hr = np.load(os.path.join(cache, "hidden", "hr.npy"))
 lr = np.load(os.path.join(cache, "inputs", "lr.npy"))
 pred = np.clip(np.load(os.path.join(run, "predictions.npy")), 0, 1)
@@ -47,5 +49,5 @@ def psnr(a, b):
 metrics = json.load(open(os.path.join(run, "metrics.json")))
 model, base = psnr(pred, hr), psnr(bicubic, hr)
 print(f"card: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
-print(f"budget {budget} s: {metrics['steps_per_second']:.1f} steps/s, peak VRAM {metrics['peak_vram_gb']:.2f} GB (cap 16 GB)")
+print(f"budget {budget} s: {metrics['steps_per_second']:.1f} steps/s, peak VRAM {metrics['peak_vram_gb']:.2f} GB (cap {DEFAULT_VRAM_GB:g} GB)")
 print(f"val_psnr {model:.3f} dB, bicubic {base:.3f} dB, gain {model - base:+.3f} dB on {len(hr)} patches")

@@ -1,9 +1,8 @@
 import { it } from "@effect/vitest"
 import { Loop, Proposer, ReplayProposer, Research, resolveConfig, type ResolvedConfig, type Runner } from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
-import { LocalRunner } from "@autoresearch/runners"
+import { LocalRunner, Sandbox } from "@autoresearch/runners"
 import { Effect, Layer } from "effect"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect } from "vitest"
@@ -20,14 +19,7 @@ import {
   writeCandidate
 } from "./fixtures.ts"
 
-const sandboxWorks = (() => {
-  try {
-    execFileSync("bwrap", ["--unshare-all", "--ro-bind", "/", "/", "--", "true"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})()
+const sandboxWorks = (await Effect.runPromise(Sandbox.probe())).available
 
 const repos: Array<ToyRepo> = []
 afterEach(() => {
