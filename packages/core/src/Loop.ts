@@ -101,8 +101,15 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     return { ...combineRunResults(results), runDir: experiment.runDir } satisfies RunResult
   })
 
-  const cacheSeal = Effect.map(workspace.seal({ cache: paths.cacheDir }), (seal) =>
-    Object.fromEntries(Object.entries(seal).filter(([key]) => key.startsWith("cache/"))))
+  /** One pass over the immutable files and the data cache, split into the two. */
+  const sealBoth = Effect.map(workspace.seal({ cache: paths.cacheDir }), (seal) => {
+    const entries = Object.entries(seal)
+    return {
+      immutable: Object.fromEntries(entries.filter(([key]) => !key.startsWith("cache/"))),
+      cache: Object.fromEntries(entries.filter(([key]) => key.startsWith("cache/")))
+    }
+  })
+  const cacheSeal = Effect.map(sealBoth, (both) => both.cache)
 
   // Data cache: built once per research run by the trusted prepare phase, rebuilt if damaged.
   const prepare = Effect.fnUntraced(function*(force: boolean) {
@@ -155,13 +162,12 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     })
   }
   yield* events.publish({ _tag: "Prepared", fingerprint: dataFingerprint, reused: entries.length > 0 })
-  let cacheBaseline = yield* cacheSeal
+  const atStart = yield* sealBoth
+  let cacheBaseline = atStart.cache
 
   // The immutable files' seal is fixed at the first start and checked on every resume.
   const sealFile = path.join(paths.stateDir, "seal.json")
-  const immutableSeal = Object.fromEntries(
-    Object.entries(yield* workspace.seal()).filter(([key]) => !key.startsWith("cache/"))
-  )
+  const immutableSeal = atStart.immutable
   if (fs.existsSync(sealFile)) {
     const recorded = JSON.parse(fs.readFileSync(sealFile, "utf8")) as Seal
     const changed = changedPaths(recorded, immutableSeal)
@@ -284,11 +290,9 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       const flags: Array<string> = []
       const train = result.phases.find((phase) => phase.name === "train")
       if (result.status === "ok" && train !== undefined && overBudget(train.seconds, config.budget)) flags.push("budget-exceeded")
-      const immutableChanged = changedPaths(
-        immutableSeal,
-        Object.fromEntries(Object.entries(yield* workspace.seal()).filter(([key]) => !key.startsWith("cache/")))
-      )
-      const cacheChanged = changedPaths(cacheBaseline, yield* cacheSeal)
+      const after = yield* sealBoth
+      const immutableChanged = changedPaths(immutableSeal, after.immutable)
+      const cacheChanged = changedPaths(cacheBaseline, after.cache)
       if (immutableChanged.length > 0 || cacheChanged.length > 0) flags.push("immutable-modified")
       if (cacheChanged.length > 0) {
         const rebuilt = yield* prepare(true)
