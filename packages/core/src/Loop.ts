@@ -4,7 +4,7 @@
  * out or the proposer has nothing left. It resumes from git and the journal: an
  * experiment cut short is run again, and none is recorded twice.
  */
-import { Clock, Effect, Result, Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { budgetLeft, overBudget, stopReason } from "./Budgets.ts"
@@ -268,16 +268,15 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       })
 
     if (id > 0) {
-      const applied = proposal.invalid === undefined
-        ? yield* Effect.result(workspace.apply(proposal.edits))
-        : Result.fail({ message: proposal.invalid })
-      if (applied._tag === "Failure") {
+      const rejected = proposal.invalid !== undefined
+        ? `no valid proposal: ${proposal.invalid}`
+        : yield* workspace.apply(proposal.edits).pipe(
+          Effect.as(undefined),
+          Effect.catch((error) => Effect.succeed(`edit rejected: ${error.message}`))
+        )
+      if (rejected !== undefined) {
         yield* ratchet.restore
-        const entry = yield* record({
-          status: "invalid",
-          commit: null,
-          reason: proposal.invalid === undefined ? `edit rejected: ${applied.failure.message}` : `no valid proposal: ${proposal.invalid}`
-        })
+        const entry = yield* record({ status: "invalid", commit: null, reason: rejected })
         yield* events.publish({ _tag: "Decided", id, decision: { keep: false, reason: entry.reason!, flags: [] }, entry })
         continue
       }
