@@ -4,7 +4,7 @@
  * the PSNR-gated scorer, through the real CLI. Needs a python with torch, numpy and PIL
  * (Debian: python3-torch python3-numpy python3-pil); skips, saying so, without one.
  */
-import { findPython, pythonImports } from "@autoresearch/core"
+import { locatePython } from "@autoresearch/core"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -13,8 +13,7 @@ import { afterAll, describe, expect, it } from "vitest"
 
 const root = path.resolve(import.meta.dirname, "../../..")
 const example = path.resolve(import.meta.dirname, "..")
-const python = findPython(["torch", "numpy", "PIL"])
-const hasTorch = pythonImports(python, ["torch", "numpy", "PIL"])
+const { command: python, imports: hasTorch } = locatePython(["torch", "numpy", "PIL"])
 const base = fs.mkdtempSync(path.join(os.tmpdir(), "lwir-sr-test-"))
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }))
 

@@ -3,14 +3,13 @@
  * that records the calls and, like torch, accepts only an integer device index. A 16 GB
  * budget on an 80 GB card must set a memory fraction of 0.2 on device 0.
  */
-import { findPython, pythonImports } from "@autoresearch/core"
+import { locatePython } from "@autoresearch/core"
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 
 const example = path.resolve(import.meta.dirname, "..")
-const python = findPython(["torch", "numpy", "PIL"])
-const hasTorch = pythonImports(python, ["torch", "numpy", "PIL"])
+const { command: python, imports: hasTorch } = locatePython(["torch", "numpy", "PIL"])
 
 const script = `
 import json, os, types, torch

@@ -20,15 +20,28 @@ export const pythonImports = (python: ReadonlyArray<string>, modules: ReadonlyAr
 
 /**
  * `AUTORESEARCH_PYTHON` when set (split on spaces), else the first of `candidates` that
- * imports `modules`, else the first candidate (so the CLI reports what is missing).
+ * imports `modules`, else the first candidate; with whether the one returned imports them.
  */
-export const findPython = (
+export const locatePython = (
   modules: ReadonlyArray<string>,
   candidates: ReadonlyArray<string> = ["python3", "/usr/bin/python3", "python"],
   env: NodeJS.ProcessEnv = process.env
+): { readonly command: Array<string>; readonly imports: boolean } => {
+  const chosen = env.AUTORESEARCH_PYTHON?.trim()
+  if (chosen) {
+    const command = chosen.split(/\s+/)
+    return { command, imports: pythonImports(command, modules) }
+  }
+  const found = candidates.find((candidate) => pythonImports([candidate], modules))
+  return { command: [found ?? candidates[0]!], imports: found !== undefined }
+}
+
+/** The command `locatePython` gives, for configs (the first candidate when none imports `modules`, so the CLI reports what is missing). */
+export const findPython = (
+  modules: ReadonlyArray<string>,
+  candidates?: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv = process.env
 ): Array<string> => {
   const chosen = env.AUTORESEARCH_PYTHON?.trim()
-  if (chosen) return chosen.split(/\s+/)
-  const found = candidates.find((candidate) => pythonImports([candidate], modules))
-  return [found ?? candidates[0]!]
+  return chosen ? chosen.split(/\s+/) : locatePython(modules, candidates, env).command
 }
