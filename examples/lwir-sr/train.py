@@ -64,11 +64,14 @@ class SuperResolution(nn.Module):
         nn.init.zeros_(self.tail[0].weight)
         nn.init.zeros_(self.tail[0].bias)
 
+    def features(self, lr):
+        """LR features (N x C x h x w): what a multi-frame pipeline (phase 3) builds on."""
+        features = self.head(lr)
+        return features + self.body(features)
+
     def forward(self, lr):
         base = F.interpolate(lr, scale_factor=SCALE, mode="bicubic", align_corners=False)
-        features = self.head(lr)
-        features = features + self.body(features)
-        return base + self.tail(features)
+        return base + self.tail(self.features(lr))
 
 
 def loss_fn(prediction, target):
@@ -153,7 +156,9 @@ elapsed = time.time() - started
 model.eval()
 with torch.no_grad():
     example = torch.from_numpy(lr_all[:1]).unsqueeze(1).to(device)
-    traced = torch.jit.trace(model.float().to(memory_format=torch.contiguous_format), example)
+    # forward for predict; features for `autoresearch promote` into phase 3 (examples/lwir-mfsr)
+    traced = torch.jit.trace_module(model.float().to(memory_format=torch.contiguous_format),
+                                    {"forward": example, "features": example})
 traced.save(os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "model.pt"))
 peak = prepare.peak_vram_gb(device)
 prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed)
