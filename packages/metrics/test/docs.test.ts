@@ -86,3 +86,32 @@ describe("docs/metrics.md", () => {
     assert.deepStrictEqual(PsnrGatedScorer.metricSpec(), { name: "val_psnr", direction: "max", secondary: ["val_ssim", "bicubic_psnr"] })
   })
 })
+
+describe("docs/metrics.md on PsnrGatedScorer's options", () => {
+  it("gives the metric specs that metricSpec returns, and configs with them validate", () => {
+    const references = { references: { shift_add: "hidden/shift_add.npy" } }
+    const noReference = { targets: null, scale: 4 } as const
+    assert.deepStrictEqual(PsnrGatedScorer.metricSpec(references).secondary, ["val_ssim", "bicubic_psnr", "shift_add_psnr"])
+    assert.include(page, "here `[\"val_ssim\", \"bicubic_psnr\", \"shift_add_psnr\"]`")
+    assert.deepStrictEqual(PsnrGatedScorer.metricSpec(noReference), { name: "nr_lr_psnr", direction: "max", secondary: ["nr_grad_ratio", "nr_bicubic_lr_psnr"] })
+    assert.include(page, `metricSpec(scoring): { name: "nr_lr_psnr", direction: "max", secondary: ["nr_grad_ratio", "nr_bicubic_lr_psnr"] }`)
+    const shown: Array<[PsnrGatedScorer.PsnrGatedScorerOptions, string]> = [
+      [references, `const scoring = { references: { shift_add: "hidden/shift_add.npy" } }`],
+      [noReference, "const scoring = { targets: null, scale: 4 }"],
+      [{ verdict: "verdict.json" }, `const scoring = { verdict: "verdict.json" }`]
+    ]
+    for (const [scoring, line] of shown) {
+      assert.include(page, line)
+      const config = {
+        mutable: ["train.py"],
+        immutable: ["prepare.py"],
+        phases: { prepare: ["prepare.py"], train: ["train.py"], predict: ["prepare.py", "predict"] },
+        metric: { ...PsnrGatedScorer.metricSpec(scoring), minDelta: 0.02 },
+        budget: { experimentSeconds: 300 },
+        scorer: PsnrGatedScorer.layer(scoring)
+      }
+      const result = validateConfig(config, "docs/metrics.md")
+      assert.isTrue(Result.isSuccess(result), Result.isFailure(result) ? result.failure.message : "")
+    }
+  })
+})

@@ -3,7 +3,8 @@
  * cache/hidden/hr.npy, runs/<id>/predictions.npy and train.log): its metrics equal the
  * metric functions' own, bad predictions are `invalid` with the reason, the bicubic
  * baseline is computed once per data fingerprint outside the sealed cache, and printed
- * numbers and SSIM drops are flagged.
+ * numbers and SSIM drops are flagged. Then the options for multi-frame and real data:
+ * trusted reference predictions, the predict step's verdict, and the no-reference mode.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type JournalEntry, keepRule, type ScoreInput, Scorer, sealOf } from "@autoresearch/core"
@@ -272,5 +273,250 @@ describe("PsnrGatedScorer and files the experiment planted", () => {
       const fifo = yield* score(input)
       assert.strictEqual(fifo.status, "invalid")
       assert.deepStrictEqual(fifo.reported, {})
+    }))
+})
+
+const scorerFiles = (root: string) => fs.readdirSync(path.join(root, "state", "scorer")).sort()
+
+describe("PsnrGatedScorer references: trusted predictions reported beside the experiment's", () => {
+  const withReferences = (...stacks: ReadonlyArray<readonly [string, Stack]>) => {
+    const setup = layout(npy(blend(0.7)))
+    for (const [name, s] of stacks) fs.writeFileSync(path.join(setup.input.cacheDir, "hidden", `${name}.npy`), npy(s))
+    const references = Object.fromEntries(stacks.map(([name]) => [name, `hidden/${name}.npy`]))
+    return { ...setup, references }
+  }
+
+  it.live("scores each reference as predictions are: the targets themselves cap at 100 dB, bicubic gives bicubic's numbers", () =>
+    Effect.gen(function*() {
+      const { root, input, references } = withReferences(["exact", hr], ["classic", bicubic])
+      const sealed = sealOf(root, [], { cache: input.cacheDir })
+      const plain = yield* score(input)
+      const result = yield* score(input, { references })
+      assert.strictEqual(result.status, "ok")
+      const m = result.metrics
+      assert.strictEqual(m.exact_psnr, PsnrGatedScorer.maxPsnrDb)
+      assert.closeTo(m.exact_ssim!, 1, 1e-12)
+      assert.strictEqual(m.classic_psnr, m.bicubic_psnr)
+      assert.strictEqual(m.classic_ssim, m.bicubic_ssim)
+      // They are reported, not gated on, and change nothing else.
+      assert.deepStrictEqual({ ...m, exact_psnr: undefined, exact_ssim: undefined, classic_psnr: undefined, classic_ssim: undefined }, {
+        ...plain.metrics,
+        exact_psnr: undefined,
+        exact_ssim: undefined,
+        classic_psnr: undefined,
+        classic_ssim: undefined
+      })
+      assert.deepStrictEqual(result.gate, plain.gate)
+      assert.deepStrictEqual(sealOf(root, [], { cache: input.cacheDir }), sealed, "the scorer must not write into the data cache")
+      assert.deepStrictEqual(PsnrGatedScorer.metricSpec({ references }), {
+        name: "val_psnr",
+        direction: "max",
+        secondary: ["val_ssim", "bicubic_psnr", "exact_psnr", "classic_psnr"]
+      })
+      assert.deepStrictEqual(PsnrGatedScorer.referenceMetricNames("shift_add"), { psnr: "shift_add_psnr", ssim: "shift_add_ssim" })
+    }))
+
+  it.live("computes a reference's numbers once per data fingerprint and keeps them beside the cache", () =>
+    Effect.gen(function*() {
+      const { root, input, references } = withReferences(["shift_add", blend(0.4)])
+      const first = yield* score(input, { references })
+      assert.closeTo(first.metrics.shift_add_psnr!, psnrMean(blend(0.4), hr, { shave: SCALE }), 1e-9)
+      assert.closeTo(first.metrics.shift_add_ssim!, ssimMean(blend(0.4), hr, { shave: SCALE }), 1e-9)
+      const stored = scorerFiles(root).filter((file) => file.startsWith("reference-"))
+      assert.strictEqual(stored.length, 1)
+      assert.match(stored[0]!, /^reference-shift_add-[0-9a-f]{16}\.json$/)
+      // A fresh scorer takes the stored numbers instead of computing them again.
+      fs.writeFileSync(path.join(root, "state", "scorer", stored[0]!), JSON.stringify({ psnr: 12.5, ssim: 0.25 }))
+      const again = yield* score(input, { references })
+      assert.strictEqual(again.metrics.shift_add_psnr, 12.5)
+      assert.strictEqual(again.metrics.shift_add_ssim, 0.25)
+      // Another reference file, another fingerprint: computed afresh.
+      fs.writeFileSync(path.join(input.cacheDir, "hidden", "shift_add.npy"), npy(blend(0.5)))
+      const other = yield* score(input, { references })
+      assert.closeTo(other.metrics.shift_add_psnr!, psnrMean(blend(0.5), hr, { shave: SCALE }), 1e-9)
+      assert.strictEqual(scorerFiles(root).filter((file) => file.startsWith("reference-")).length, 2)
+    }))
+
+  it.live("fails as a scorer when a reference is missing or of another shape, naming the file", () =>
+    Effect.gen(function*() {
+      const { input } = layout(npy(blend(0.7)))
+      const file = path.join(input.cacheDir, "hidden", "shift_add.npy")
+      const missing = yield* Effect.flip(score(input, { references: { shift_add: "hidden/shift_add.npy" } }))
+      assert.strictEqual(missing._tag, "ScorerError")
+      assert.strictEqual(missing.message, `psnr-gated: reference shift_add: ${file}: no such file`)
+      fs.writeFileSync(file, npy(stack(COUNT, HEIGHT, WIDTH + 1)))
+      const shape = yield* Effect.flip(score(input, { references: { shift_add: "hidden/shift_add.npy" } }))
+      assert.strictEqual(shape.message, `psnr-gated: reference shift_add: ${file}: shape 3x48x41, the targets are 3x48x40`)
+      // Even when the predictions are bad: the trusted side is checked first.
+      fs.rmSync(path.join(input.run.runDir, "predictions.npy"))
+      const still = yield* Effect.flip(score(input, { references: { shift_add: "hidden/shift_add.npy" } }))
+      assert.strictEqual(still._tag, "ScorerError")
+    }))
+
+  it.live("refuses reference names that are not identifiers or would overwrite the scorer's own metrics", () =>
+    Effect.gen(function*() {
+      const { input } = layout(npy(blend(0.7)))
+      for (const [name, message] of [
+        ["val", `the name "val" would report val_psnr`],
+        ["bicubic", `the name "bicubic" would report bicubic_psnr`],
+        ["shift-add", `the name "shift-add" is not letters, digits and _`]
+      ] as const) {
+        const error = yield* Effect.flip(score(input, { references: { [name]: "hidden/hr.npy" } }))
+        assert.strictEqual(error._tag, "ScorerError")
+        assert.include(error.message, message)
+      }
+    }))
+})
+
+describe("PsnrGatedScorer verdict: the trusted predict step's word on the run", () => {
+  const options = { verdict: "verdict.json" }
+  const withVerdict = (verdict: string | undefined, predictions: Uint8Array | undefined = npy(blend(0.7))) => {
+    const { input } = layout(predictions)
+    if (verdict !== undefined) fs.writeFileSync(path.join(input.run.runDir, "verdict.json"), verdict)
+    return input
+  }
+
+  it.live("makes the run invalid with the verdict's reason, before looking at the predictions", () =>
+    Effect.gen(function*() {
+      const rejected = yield* score(withVerdict(JSON.stringify({ status: "invalid", reason: "frame 3 was read from the future" }), undefined), options)
+      assert.deepStrictEqual(rejected, {
+        status: "invalid",
+        reason: "frame 3 was read from the future",
+        metrics: {},
+        reported: {},
+        flags: []
+      })
+      const bare = yield* score(withVerdict(`{"status": "invalid"}`), options)
+      assert.strictEqual(bare.status, "invalid")
+      assert.strictEqual(bare.reason, "predict rejected the run")
+    }))
+
+  it.live("scores as usual when the verdict is ok or absent", () =>
+    Effect.gen(function*() {
+      const plain = yield* score(withVerdict(undefined))
+      const ok = yield* score(withVerdict(`{"status": "ok"}`), options)
+      assert.deepStrictEqual(ok, plain)
+      const absent = yield* score(withVerdict(undefined), options)
+      assert.deepStrictEqual(absent, plain)
+    }))
+
+  it.live("makes the run invalid when the verdict is a link, a FIFO, too big, not JSON or not a verdict, and says so", () =>
+    Effect.gen(function*() {
+      const linked = withVerdict(undefined)
+      const elsewhere = path.join(linked.cacheDir, "ok.json")
+      fs.writeFileSync(elsewhere, `{"status": "ok"}`)
+      fs.symlinkSync(elsewhere, path.join(linked.run.runDir, "verdict.json"))
+      const fifo = withVerdict(undefined)
+      execFileSync("mkfifo", [path.join(fifo.run.runDir, "verdict.json")])
+      const cases: Array<[ScoreInput, string | RegExp]> = [
+        [linked, "verdict.json: not a regular file (a symbolic link)"],
+        [fifo, "verdict.json: not a regular file (a FIFO)"],
+        [withVerdict(`{"status": "ok", "pad": "${"x".repeat(PsnrGatedScorer.maxVerdictBytes)}"}`), /^verdict\.json: \d+ bytes, more than the 65536 a verdict may have$/],
+        [withVerdict("status: ok"), /^verdict\.json: not JSON \(/],
+        [withVerdict(""), /^verdict\.json: not JSON \(/],
+        [withVerdict(`{"status": "fine"}`), `verdict.json: not a verdict, expected {"status": "ok" | "invalid", "reason"?: string} (status: Expected "ok" | "invalid")`],
+        [withVerdict(`{"status": "invalid", "reason": 3}`), /^verdict\.json: not a verdict, .* \(reason: /],
+        [withVerdict(`["ok"]`), /^verdict\.json: not a verdict/]
+      ]
+      for (const [input, reason] of cases) {
+        const result = yield* score(input, options)
+        assert.strictEqual(result.status, "invalid", String(reason))
+        if (typeof reason === "string") assert.strictEqual(result.reason, reason)
+        else assert.match(result.reason!, reason)
+        assert.deepStrictEqual(result.flags, [])
+      }
+    }))
+})
+
+describe("PsnrGatedScorer without targets: no-reference measures for real sequences", () => {
+  const options = { targets: null, scale: SCALE } as const
+  const withoutTargets = (predictions: Uint8Array | undefined, log?: string) => {
+    const setup = layout(predictions, log === undefined ? {} : { log })
+    // No ground truth: the scorer must not need it.
+    fs.rmSync(path.join(setup.input.hiddenDir, "hr.npy"))
+    return setup
+  }
+
+  it.live("compares the predictions with the inputs and their bicubic upscaling: bicubic itself gives ratio 1", () =>
+    Effect.gen(function*() {
+      const { root, input } = withoutTargets(npy(bicubic))
+      const result = yield* score(input, options)
+      assert.strictEqual(result.status, "ok")
+      assert.deepStrictEqual(Object.keys(result.metrics).sort(), ["nr_bicubic_lr_psnr", "nr_grad_ratio", "nr_lr_psnr"])
+      assert.closeTo(result.metrics.nr_grad_ratio!, 1, 1e-12)
+      assert.strictEqual(result.metrics.nr_lr_psnr, result.metrics.nr_bicubic_lr_psnr)
+      assert.closeTo(result.metrics.nr_lr_psnr!, lrConsistency(bicubic, lr), 1e-9)
+      assert.isUndefined(result.gate)
+      assert.deepStrictEqual(result.flags, [])
+      const metric = PsnrGatedScorer.metricSpec(options)
+      assert.deepStrictEqual(metric, { name: "nr_lr_psnr", direction: "max", secondary: ["nr_grad_ratio", "nr_bicubic_lr_psnr"] })
+      assert.isTrue(keepRule({ runStatus: "ok", score: result }, undefined, metric).keep)
+      const stored = scorerFiles(root)
+      assert.strictEqual(stored.length, 1)
+      assert.match(stored[0]!, /^nr-bicubic-[0-9a-f]{16}\.json$/)
+      // A fresh scorer takes the stored numbers: the bicubic upscaling is computed once per input.
+      const file = path.join(root, "state", "scorer", stored[0]!)
+      const kept = JSON.parse(fs.readFileSync(file, "utf8")) as { lrPsnr: number; gradientEnergy: number }
+      assert.strictEqual(kept.lrPsnr, result.metrics.nr_bicubic_lr_psnr)
+      fs.writeFileSync(file, JSON.stringify({ lrPsnr: 12.5, gradientEnergy: kept.gradientEnergy * 2 }))
+      const again = yield* score(input, options)
+      assert.strictEqual(again.metrics.nr_bicubic_lr_psnr, 12.5)
+      assert.closeTo(again.metrics.nr_grad_ratio!, 0.5, 1e-12)
+    }))
+
+  it.live("sees detail bicubic lacks as a gradient ratio above 1, and caps each image's LR-consistency", () =>
+    Effect.gen(function*() {
+      const { input } = withoutTargets(npy(hr))
+      const result = yield* score(input, options)
+      assert.isAbove(result.metrics.nr_grad_ratio!, 1.2)
+      // lr is hr downscaled: the truth explains its input (to float32 rounding), far better than bicubic does.
+      assert.isAbove(result.metrics.nr_lr_psnr!, result.metrics.nr_bicubic_lr_psnr! + 10)
+      assert.isAtMost(result.metrics.nr_lr_psnr!, PsnrGatedScorer.maxPsnrDb)
+      const smooth = yield* score(withoutTargets(npy(resizeStack(resizeStack(lr, HEIGHT / 2 / SCALE, WIDTH / 2 / SCALE), HEIGHT, WIDTH))).input, options)
+      assert.isBelow(smooth.metrics.nr_grad_ratio!, 1)
+      // What the experiment printed is compared with the primary metric, nr_lr_psnr, as always.
+      const lying = yield* score(withoutTargets(npy(hr), "nr_lr_psnr: 20.0\n").input, options)
+      assert.deepStrictEqual(lying.flags, ["metric-mismatch"])
+    }))
+
+  it.live("checks the predictions against the inputs' shape times the scale", () =>
+    Effect.gen(function*() {
+      const nan = Float32Array.from(bicubic.data)
+      nan[7] = Number.NaN
+      const cases: Array<[Uint8Array | undefined, string, ReadonlyArray<string>]> = [
+        [npy(stack(COUNT, HEIGHT, WIDTH + 1)), "predictions.npy: shape 3x48x41, expected 3x48x40: the inputs' 3x24x20 times the scale 2", []],
+        [npy(lr), "predictions.npy: shape 3x24x20, expected 3x48x40: the inputs' 3x24x20 times the scale 2", []],
+        [encodeNpy({ dtype: "float32", shape: [COUNT, HEIGHT, WIDTH], data: nan }), "predictions.npy: 1 non-finite values, the first at image 0, row 0, column 7", ["non-finite"]],
+        [undefined, "predictions.npy: no such file", []]
+      ]
+      for (const [bytes, reason, flags] of cases) {
+        const result = yield* score(withoutTargets(bytes).input, options)
+        assert.strictEqual(result.status, "invalid", reason)
+        assert.strictEqual(result.reason, reason)
+        assert.deepStrictEqual(result.flags, flags)
+      }
+    }))
+
+  it.live("fails as a scorer when it has nothing to measure against or no scale", () =>
+    Effect.gen(function*() {
+      const { input } = withoutTargets(npy(bicubic))
+      const cases: Array<[PsnrGatedScorer.PsnrGatedScorerOptions, string]> = [
+        [{ targets: null, inputs: null, scale: 2 }, "inputs is null too"],
+        [{ targets: null }, "needs scale"],
+        [{ targets: null, scale: 1.5 }, "scale: 1.5 is not a positive integer"],
+        [{ targets: null, scale: 2, references: { shift_add: "hidden/shift_add.npy" } }, "references are scored against the targets"],
+        [{ targets: null, scale: 2, primary: "ssim" }, "primary: ssim needs targets"]
+      ]
+      for (const [options, message] of cases) {
+        const error = yield* Effect.flip(score(input, options))
+        assert.strictEqual(error._tag, "ScorerError")
+        assert.include(error.message, message)
+      }
+      fs.rmSync(path.join(input.cacheDir, "inputs", "lr.npy"))
+      const noInputs = yield* Effect.flip(score(input, options))
+      assert.include(noInputs.message, "inputs: ")
+      // With targets, a scale given must be theirs.
+      const wrong = yield* Effect.flip(score(layout(npy(bicubic)).input, { scale: 3 }))
+      assert.strictEqual(wrong.message, "psnr-gated: scale: 3, but the targets are 2 times the inputs")
     }))
 })
