@@ -1,6 +1,7 @@
 /**
  * The `autoresearch` command: `run` opens a research run (or resumes it) and drives the
- * loop with live progress; `status` prints the experiments table of a run; `metrics`
+ * loop with live progress; `status` prints the experiments table of a run; `promote`
+ * carries a run's best kept experiment into another research directory; `metrics`
  * compares two images; `doctor` checks the machine.
  */
 import { bestEntry, Journal, type JournalEntry, Loop, LoopEvents, readJournal, Research, type ResolvedConfig } from "@autoresearch/core"
@@ -11,9 +12,10 @@ import { Argument, Command, Flag } from "effect/cli"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { CliError, loadConfig } from "./LoadConfig.ts"
+import { CliError, defaultTag, loadConfig } from "./LoadConfig.ts"
 import { doctor } from "./Doctor.ts"
 import { metrics } from "./MetricsCommand.ts"
+import { promote } from "./PromoteCommand.ts"
 import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
 import { chooseProposer, proposerNames } from "./ProposerChoice.ts"
 import { table } from "./Table.ts"
@@ -23,7 +25,6 @@ const tagFlag = Flag.String("tag").pipe(
   Flag.withDescription("Name of the research run (branch autoresearch/<tag>); defaults to the directory's name"),
   Flag.optional
 )
-const defaultTag = (dir: string) => path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9._-]/g, "-")
 
 const checkPython = (python: ReadonlyArray<string>) =>
   Effect.try({
@@ -147,5 +148,5 @@ const status = Command.make(
 
 export const cli = Command.make("autoresearch").pipe(
   Command.withDescription("Autonomous research loops: propose, train under a budget, score, keep only improvements"),
-  Command.withSubcommands([run, status, metrics, doctor])
+  Command.withSubcommands([run, status, promote, metrics, doctor])
 )

@@ -19,6 +19,9 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
 /** The config file: always TypeScript, and always one of the files the ratchet keeps immutable. */
 export const configName = "autoresearch.config.ts"
 
+/** The tag a research directory's runs get when none is given: the directory's name. */
+export const defaultTag = (dir: string) => path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9._-]/g, "-")
+
 /**
  * Loads, validates and resolves the config in `dir`. `budget` overrides the config's own
  * (flags such as --budget) before the defaults derived from it, such as the grace, are set.

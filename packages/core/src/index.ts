@@ -33,3 +33,5 @@ export * as GitRatchet from "./GitRatchet.ts"
 export * as ReplayProposer from "./ReplayProposer.ts"
 /** Opening a research run: paths, checks, lock, services. */
 export * as Research from "./Research.ts"
+/** Carrying a research run's best kept experiment into another research directory. */
+export * as Promote from "./Promote.ts"
