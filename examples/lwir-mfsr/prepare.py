@@ -1,0 +1,484 @@
+"""
+LWIR (thermal) multi-frame super-resolution: burst data, constants and the trusted predict step.
+
+This file is IMMUTABLE during research, like mfsr.py (the frozen pipeline). It owns what
+a fair comparison needs: the scenes, the burst synthesis and its degradation, the split,
+the classical baseline and the predict step. The loop runs it two ways:
+
+    python3 prepare.py [--smoke] [--frames N] [--data DIR] [--sequences DIR]
+        builds the data cache in $AUTORESEARCH_CACHE_DIR:
+          train/hr.npy, train/bursts.npy    training bursts and targets (train.py reads these)
+          inputs/bursts.npy, inputs/lr.npy  validation bursts and their reference frames (predict)
+          hidden/hr.npy                     validation targets (only the trusted scorer reads these)
+          hidden/shift_add.npy              the classical multi-frame baseline (registered mean + bicubic)
+    python3 prepare.py predict
+        builds the pipeline from mfsr.py, loads the run's weights strictly (frozen.pt) and its
+        fusion module (fusion.pt), writes predictions.npy (float32, N x H x W) and verdict.json
+
+A burst is N frames of one scene (8 by default, 4 for --smoke). Frame 0, the reference,
+sits at the grid origin; every other frame is moved by a random sub-pixel translation and
+a small rotation. Each frame is blurred by the sensor's PSF (optics and pixel aperture),
+decimated x4, given its own temporal noise (NETD), the burst's column fixed-pattern noise
+(the same in every frame: it belongs to the sensor, not the scene), and quantised to 14 bits.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# ---------------------------------------------------------------------------
+# Constants (fixed for a research run: changing them changes the task)
+
+SCALE = 4                 # upscaling factor (mfsr.SCALE)
+FRAMES = 8                # frames per burst
+SMOKE_FRAMES = 4          # --smoke
+TIME_BUDGET = 600         # training seconds per experiment (the runner passes the real one)
+HR_PATCH = 96             # training target size (HR pixels), a multiple of SCALE
+VAL_PATCH = 128           # validation target size (HR pixels)
+N_TRAIN = 5000            # training bursts
+N_VAL = 500               # validation bursts
+SMOKE_HR_PATCH = 64       # --smoke: a CPU-sized task
+SMOKE_VAL_PATCH = 96
+SMOKE_N_TRAIN = 1000
+SMOKE_N_VAL = 48
+VAL_FRACTION = 0.15       # share of scenes held out for validation (split by scene)
+EVAL_SEED = 1234          # validation bursts are pinned, whatever the training seed
+SCENE_SHAPE = (256, 320)  # synthetic scene size (H, W)
+MAX_COUNTS = 16383        # 14-bit sensor counts
+DEFAULT_VRAM_GB = 16.0    # the example's VRAM budget (a 16 GB consumer card)
+
+# Burst motion and sensor (HR pixels unless said otherwise)
+MAX_SHIFT = 2.0 * SCALE   # translation per frame, uniform in +-MAX_SHIFT (sub-pixel at LR)
+MAX_ROTATION = 1.0        # degrees, uniform in +-MAX_ROTATION, about the patch centre
+PSF_SIGMA = 0.3 * SCALE   # optics: a Gaussian blur before the pixel aperture (a SCALE x SCALE box)
+NETD = (0.004, 0.012)     # temporal noise sd per burst, on the [0, 1] scale, drawn anew per frame
+FPN = (0.002, 0.008)      # column fixed-pattern noise sd per burst
+MARGIN = 3 * SCALE + 8    # HR pixels around a crop, so moved frames never sample outside
+
+# Normalisation, per source frame and never per patch (as phase 1): 16-bit frames map their
+# 0.5th..99.5th percentiles to [0, 1] and clip; 8-bit frames (camera AGC) are counts / 255.
+LOW_PERCENTILE = 0.5
+HIGH_PERCENTILE = 99.5
+
+
+# ---------------------------------------------------------------------------
+# Synthetic LWIR scenes (the same generator as examples/lwir-sr/prepare.py)
+
+def random_field(rng, shape, correlation):
+    """Gaussian random field with unit variance and the given correlation length (pixels)."""
+    h, w = shape
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    spectrum = np.exp(-0.5 * (fx ** 2 + fy ** 2) * (2 * np.pi * correlation) ** 2)
+    field = np.fft.irfft2(np.fft.rfft2(rng.standard_normal((h, w))) * spectrum, s=(h, w))
+    return field / (field.std() + 1e-12)
+
+
+def synthetic_scene(rng):
+    """One scene as 14-bit counts (uint16): smooth temperatures, sky, warm objects, thin structures."""
+    h, w = SCENE_SHAPE
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    ambient = rng.uniform(270.0, 300.0)
+    temperature = ambient + rng.uniform(1.0, 4.0) * random_field(rng, (h, w), rng.uniform(20, 60))
+    temperature += rng.uniform(0.2, 0.8) * random_field(rng, (h, w), rng.uniform(1.5, 4))
+    temperature += rng.uniform(0.0, 6.0) * (y / h)
+    if rng.random() < 0.7:
+        horizon = h * rng.uniform(0.2, 0.45) + np.tan(rng.uniform(-0.08, 0.08)) * (x - w / 2)
+        sky = ambient - rng.uniform(15, 40) + rng.uniform(3, 10) * (y / np.maximum(horizon, 1))
+        temperature = np.where(y < horizon, sky, temperature)
+    for _ in range(rng.integers(3, 12)):
+        cy, cx = rng.uniform(0.3 * h, h), rng.uniform(0, w)
+        if rng.random() < 0.5:
+            ry, rx = rng.uniform(6, 30), rng.uniform(3, 12)
+            mask = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1
+            temperature = np.where(mask, rng.uniform(300, 309) + 0.5 * random_field(rng, (h, w), 3), temperature)
+        else:
+            ry, rx = rng.uniform(5, 40), rng.uniform(10, 60)
+            mask = (np.abs(y - cy) <= ry) & (np.abs(x - cx) <= rx)
+            temperature = np.where(mask, ambient + rng.uniform(-5, 25) + rng.uniform(0, 3) * (y - cy) / ry, temperature)
+            if rng.random() < 0.3:
+                hot = ((y - cy) / 4) ** 2 + ((x - cx - rx / 2) / 6) ** 2 <= 1
+                temperature = np.where(hot, ambient + rng.uniform(40, 150), temperature)
+    for _ in range(rng.integers(0, 6)):
+        cx, width, top = rng.uniform(0, w), rng.uniform(1, 4), rng.uniform(0, 0.6 * h)
+        temperature = np.where((np.abs(x - cx) <= width / 2) & (y >= top), ambient + rng.uniform(-8, 8), temperature)
+    for _ in range(rng.integers(0, 3)):
+        cy, cx = rng.uniform(0.2 * h, 0.8 * h), rng.uniform(0.1 * w, 0.9 * w)
+        ry, rx, pitch = rng.uniform(15, 50), rng.uniform(20, 70), rng.uniform(6, 14)
+        inside = (np.abs(y - cy) <= ry) & (np.abs(x - cx) <= rx)
+        windows = inside & ((y - cy) % pitch < pitch / 2) & ((x - cx) % pitch < pitch / 2)
+        temperature = np.where(inside, ambient + rng.uniform(0, 8), temperature)
+        temperature = np.where(windows, ambient + rng.uniform(8, 20), temperature)
+    counts = 8000 + rng.uniform(30.0, 60.0) * (temperature - ambient)
+    r2 = ((y - h / 2) ** 2 + (x - w / 2) ** 2) / ((h / 2) ** 2 + (w / 2) ** 2)
+    counts -= rng.uniform(0, 150) * r2  # vignetting; the sensor's noise is added per frame below
+    return np.clip(np.round(counts), 0, MAX_COUNTS).astype(np.uint16)
+
+
+# ---------------------------------------------------------------------------
+# Real frames: 8- or 16-bit grayscale PNG/TIFF, checked before anything is written
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+class BadInput(Exception):
+    """Real data that cannot be used as it is; the message names the file and the fix."""
+
+
+def read_frame(path):
+    try:
+        with Image.open(path) as image:
+            frame = np.array(image.convert("L") if image.mode in ("RGB", "RGBA", "P", "LA") else image)
+    except (UnidentifiedImageError, OSError) as error:
+        raise BadInput(f"{path}: not a readable image ({error})")
+    if frame.ndim != 2:
+        raise BadInput(f"{path}: expected a grayscale image, got shape {frame.shape}")
+    if frame.dtype == np.int32:  # PIL's 16-bit mode I
+        frame = frame.astype(np.uint16)
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise BadInput(f"{path}: {frame.dtype} samples; expected 8- or 16-bit grayscale")
+    return frame
+
+
+def image_files(folder):
+    """The folder's images in name order; any other file is an error (hidden files excepted)."""
+    if not os.path.isdir(folder):
+        raise BadInput(f"{folder}: not a folder")
+    names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    files = [os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))]
+    others = [f for f in files if not f.lower().endswith(IMAGE_SUFFIXES)]
+    if others:
+        raise BadInput(f"{others[0]}: not an image (PNG or TIFF); move it out of {folder}")
+    return [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
+
+
+def check_depths(frames, paths, where):
+    depths = {str(f.dtype) for f in frames}
+    if len(depths) > 1:
+        eight = next(p for p, f in zip(paths, frames) if f.dtype == np.uint8)
+        sixteen = next(p for p, f in zip(paths, frames) if f.dtype == np.uint16)
+        raise BadInput(f"{where}: 8-bit and 16-bit frames mixed ({eight} is 8-bit, {sixteen} is 16-bit); "
+                       "they are normalised differently, so use one depth")
+
+
+def real_scenes(folder):
+    """Single frames as scenes (one per file), normalised: for --data."""
+    paths = image_files(folder)
+    if len(paths) < 4:
+        raise BadInput(f"{folder}: need at least 4 images (scenes), found {len(paths)}")
+    frames = [read_frame(p) for p in paths]
+    check_depths(frames, paths, folder)
+    return [normalise(f) for f in frames], str(frames[0].dtype)
+
+
+def real_sequences(folder, frames_needed):
+    """Real consecutive frames, a subfolder per sequence in name order: for --sequences.
+    Returns a list of (name, frames N x h x w in [0, 1])."""
+    if not os.path.isdir(folder):
+        raise BadInput(f"{folder}: not a folder")
+    subfolders = sorted(d for d in glob.glob(os.path.join(folder, "*")) if os.path.isdir(d))
+    if not subfolders:
+        raise BadInput(f"{folder}: no sequence folders (put each sequence's frames in a subfolder)")
+    sequences, depths = [], {}
+    for sub in subfolders:
+        paths = image_files(sub)
+        if len(paths) < frames_needed:
+            raise BadInput(f"{sub}: {len(paths)} frames, fewer than the {frames_needed} a burst needs")
+        frames = [read_frame(p) for p in paths]
+        check_depths(frames, paths, sub)
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            odd = next(p for p, f in zip(paths, frames) if f.shape != frames[0].shape)
+            raise BadInput(f"{sub}: frames of different sizes ({paths[0]} is {frames[0].shape}, {odd} is "
+                           f"{read_frame(odd).shape}); a sequence's frames must share one size")
+        depths[sub] = frames[0]
+        sequences.append((os.path.basename(sub), np.stack([normalise(f) for f in frames])))
+    check_depths(list(depths.values()), list(depths), folder)
+    return sequences
+
+
+def normalise(frame):
+    """Counts to float32 in [0, 1], as documented at the top of this file."""
+    if frame.dtype == np.uint8:
+        return frame.astype(np.float32) / 255.0
+    values = frame.astype(np.float64)
+    lo, hi = np.percentile(values, [LOW_PERCENTILE, HIGH_PERCENTILE])
+    return np.clip((values - lo) / max(hi - lo, 1.0), 0.0, 1.0).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# The degradation: motion, PSF, decimation, noise, quantisation (torch, batched)
+
+def psf_taps():
+    import torch
+    radius = int(math.ceil(3 * PSF_SIGMA))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / PSF_SIGMA) ** 2)
+    return taps / taps.sum()
+
+
+def blur_and_decimate(hr):
+    """The sensor without noise: Gaussian optics, then each LR pixel integrates a SCALE x SCALE
+    block (so LR pixel centres sit where bicubic upscaling expects them). Torch, N x 1 x H x W,
+    differentiable: train.py may use it for an LR-consistency loss."""
+    import torch.nn.functional as F
+    taps = psf_taps().to(hr.device, hr.dtype)
+    r = (len(taps) - 1) // 2
+    x = F.pad(hr, (r, r, r, r), mode="reflect")
+    x = F.conv2d(x, taps.view(1, 1, 1, -1))
+    x = F.conv2d(x, taps.view(1, 1, -1, 1))
+    return F.avg_pool2d(x, SCALE)
+
+
+def move(crops, rng, frames):
+    """Each crop (M x S x S, S = size + 2 * MARGIN) as `frames` moved copies: frame 0 as is, the
+    others translated and rotated about the centre (bicubic). Returns M x frames x S x S."""
+    import torch
+    import torch.nn.functional as F
+    m, s, _ = crops.shape
+    angle = np.radians(rng.uniform(-MAX_ROTATION, MAX_ROTATION, size=(m, frames)))
+    shift = rng.uniform(-MAX_SHIFT, MAX_SHIFT, size=(m, frames, 2))
+    angle[:, 0], shift[:, 0] = 0.0, 0.0
+    cos, sin = np.cos(angle), np.sin(angle)
+    theta = np.zeros((m, frames, 2, 3))
+    theta[..., 0, 0], theta[..., 0, 1], theta[..., 1, 0], theta[..., 1, 1] = cos, -sin, sin, cos
+    theta[..., :, 2] = shift * 2.0 / s  # affine_grid works in [-1, 1] units
+    source = torch.from_numpy(np.ascontiguousarray(crops)).float()[:, None].repeat_interleave(frames, dim=0)
+    grid = F.affine_grid(torch.from_numpy(theta.reshape(-1, 2, 3)).float(), list(source.shape), align_corners=False)
+    moved = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
+    moved[::frames] = source[::frames]  # the reference exactly, not resampled
+    return moved.reshape(m, frames, s, s)
+
+
+def synthesise(crops, rng, frames, size):
+    """Bursts from HR crops with margins: (HR targets M x size x size, bursts M x frames x size/4 x size/4)."""
+    import torch
+    moved = move(crops, rng, frames)
+    inner = moved[:, :, MARGIN:MARGIN + size, MARGIN:MARGIN + size]
+    m = len(crops)
+    with torch.no_grad():
+        lr = blur_and_decimate(inner.reshape(m * frames, 1, size, size)).reshape(m, frames, size // SCALE, size // SCALE)
+    lr = lr.numpy().astype(np.float64)
+    netd = rng.uniform(*NETD, size=(m, 1, 1, 1))
+    lr += netd * rng.standard_normal(lr.shape)                                     # temporal: per frame
+    lr += rng.uniform(*FPN, size=(m, 1, 1, 1)) * rng.standard_normal((m, 1, 1, lr.shape[3]))  # columns: per burst
+    lr = np.round(np.clip(lr, 0.0, 1.0) * MAX_COUNTS) / MAX_COUNTS                 # 14-bit quantisation
+    return inner[:, 0].numpy().astype(np.float32), lr.astype(np.float32)
+
+
+def crops_with_margin(rng, frames, size, count):
+    """Random crops of size + 2 * MARGIN from a list of normalised frames (H x W)."""
+    full = size + 2 * MARGIN
+    usable = [f for f in frames if min(f.shape) >= full]
+    if not usable:
+        raise BadInput(f"no frame is at least {full}x{full} pixels (a {size} px patch and its margin)")
+    out = np.empty((count, full, full), dtype=np.float32)
+    for i in range(count):
+        f = usable[rng.integers(0, len(usable))]
+        top, left = rng.integers(0, f.shape[0] - full + 1), rng.integers(0, f.shape[1] - full + 1)
+        out[i] = f[top:top + full, left:left + full]
+    return out
+
+
+def split_scenes(n_scenes):
+    """Indices of the validation scenes: one contiguous block at a pinned offset (as phase 1)."""
+    n_val = max(1 if n_scenes < 4 else 2, int(round(VAL_FRACTION * n_scenes)))
+    start = int(np.random.default_rng(EVAL_SEED).integers(0, n_scenes - n_val + 1))
+    return set(range(start, start + n_val))
+
+
+def sequence_bursts(sequences, frames, size):
+    """Validation bursts from real sequences: windows of `frames` consecutive frames, each the
+    same crop (LR size x size) of every frame; the window's first frame is the reference."""
+    rng = np.random.default_rng(EVAL_SEED)
+    bursts = []
+    for _, seq in sequences:
+        h, w = seq.shape[1:]
+        if h < size or w < size:
+            raise BadInput(f"sequence frames are {h}x{w}; validation crops need {size}x{size}")
+        for start in range(0, len(seq) - frames + 1, max(1, frames // 2)):
+            for _ in range(4):
+                top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+                bursts.append(seq[start:start + frames, top:top + size, left:left + size])
+    return np.stack(bursts).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# The cache
+
+def build(cache_dir, seed, smoke, frames, data, sequences_dir):
+    started = time.time()
+    n_train, n_val = (SMOKE_N_TRAIN, SMOKE_N_VAL) if smoke else (N_TRAIN, N_VAL)
+    hr_patch, val_patch = (SMOKE_HR_PATCH, SMOKE_VAL_PATCH) if smoke else (HR_PATCH, VAL_PATCH)
+    real = None if sequences_dir is None else real_sequences(sequences_dir, frames)  # checked before any work
+    if data is None:
+        n_scenes = max(12, (n_train + n_val) // 25)
+        scenes = [normalise(synthetic_scene(np.random.default_rng([seed, i]))) for i in range(n_scenes)]
+        source, dtype = f"synthetic ({n_scenes} scenes)", "uint16"
+    else:
+        scenes, dtype = real_scenes(data)
+        source = f"{data} ({len(scenes)} scenes)"
+    val_index = split_scenes(len(scenes))
+    train_scenes = [s for i, s in enumerate(scenes) if i not in val_index]
+    val_scenes = [s for i, s in enumerate(scenes) if i in val_index]
+
+    import torch
+    torch.set_num_threads(threads())
+    rng = np.random.default_rng(seed)
+    train_hr, train_bursts = synthesise(crops_with_margin(rng, train_scenes, hr_patch, n_train), rng, frames, hr_patch)
+    arrays = {"train/hr.npy": train_hr, "train/bursts.npy": train_bursts}
+    meta = {"scale": SCALE, "frames": frames, "source": source, "dtype": dtype, "smoke": smoke,
+            "train": list(train_bursts.shape)}
+    if real is None:
+        val_rng = np.random.default_rng(EVAL_SEED)
+        val_hr, val_bursts = synthesise(crops_with_margin(val_rng, val_scenes, val_patch, n_val), val_rng, frames, val_patch)
+        shift_add = np.concatenate([classical(val_bursts[i:i + 64]) for i in range(0, len(val_bursts), 64)])
+        arrays.update({"hidden/hr.npy": val_hr, "hidden/shift_add.npy": shift_add})
+        meta["validation"] = f"synthesised bursts from {len(val_scenes)} held-out scenes"
+    else:
+        val_bursts = sequence_bursts(real, frames, val_patch // SCALE)
+        meta["validation"] = (f"real sequences {', '.join(name for name, _ in real)}: no ground truth, "
+                              "scored with no-reference measures only")
+    meta["val"] = list(val_bursts.shape)
+    arrays.update({"inputs/bursts.npy": val_bursts, "inputs/lr.npy": val_bursts[:, 0]})
+    for name, array in arrays.items():
+        path = os.path.join(cache_dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        np.save(path, np.ascontiguousarray(array, dtype=np.float32))
+    for part in ("train", "inputs"):
+        with open(os.path.join(cache_dir, part, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+    print(f"data: {source}, {dtype}; {len(train_bursts)} training bursts of {frames} frames "
+          f"({hr_patch // SCALE} px LR, {hr_patch} px HR) from {len(train_scenes)} scenes; "
+          f"{len(val_bursts)} validation bursts: {meta['validation']}; {time.time() - started:.1f} s")
+
+
+def classical(bursts):
+    """The classical multi-frame baseline of mfsr.py on a numpy stack of bursts."""
+    import torch
+    import mfsr
+    return mfsr.classical_baseline(torch.from_numpy(bursts)).numpy().astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Helpers for train.py: data, device, VRAM budget, run metrics
+
+def load_train():
+    """Training targets (N x H x W) and bursts (N x FRAMES x H/SCALE x W/SCALE), float32 in [0, 1]."""
+    data_dir = os.environ["AUTORESEARCH_DATA_DIR"]
+    return np.load(os.path.join(data_dir, "hr.npy")), np.load(os.path.join(data_dir, "bursts.npy"))
+
+
+def time_budget():
+    return float(os.environ.get("AUTORESEARCH_BUDGET_SECONDS", TIME_BUDGET))
+
+
+def threads():
+    """CPU threads for torch: $AUTORESEARCH_THREADS when the runner sets it, else every core."""
+    return int(os.environ.get("AUTORESEARCH_THREADS") or os.cpu_count() or 1)
+
+
+def device():
+    """$AUTORESEARCH_DEVICE, else the first GPU, else the CPU; a CUDA device carries its index."""
+    import torch
+    wanted = torch.device(os.environ.get("AUTORESEARCH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if wanted.type == "cuda" and wanted.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return wanted
+
+
+def apply_vram_budget(dev):
+    """Caps this process's CUDA memory at the VRAM budget (16 GB by default)."""
+    import torch
+    if dev.type != "cuda":
+        return None
+    budget = float(os.environ.get("AUTORESEARCH_VRAM_GB", DEFAULT_VRAM_GB))
+    total = torch.cuda.get_device_properties(dev.index).total_memory / 1e9
+    torch.cuda.set_per_process_memory_fraction(min(1.0, budget / total), dev.index)
+    return budget
+
+
+def write_run_metrics(**values):
+    """Adds values (e.g. peak VRAM) to $AUTORESEARCH_RUN_DIR/metrics.json for the runner."""
+    path = os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "metrics.json")
+    current = {}
+    if os.path.isfile(path) and not os.path.islink(path):
+        try:
+            with open(path) as f:
+                current = json.loads(f.read(65536))
+        except ValueError:
+            current = {}
+    current.update(values)
+    with open(path, "w") as f:
+        json.dump(current, f)
+
+
+def peak_vram_gb(dev):
+    import torch
+    return torch.cuda.max_memory_allocated(dev) / 1e9 if dev.type == "cuda" else 0.0
+
+
+# ---------------------------------------------------------------------------
+# Predict: the trusted step between training and scoring. THE FROZEN PARTS ARE ENFORCED
+# HERE: the pipeline is built from mfsr.py, never from the experiment's code, and the
+# experiment's weights must fit it exactly; only the fusion module comes from the run.
+
+def write_verdict(run_dir, status, reason=None):
+    path = os.path.join(run_dir, "verdict.json")
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump({"status": status, **({} if reason is None else {"reason": reason})}, f)
+    os.replace(temporary, path)  # replaces whatever train left under that name, links included
+
+
+def predict():
+    import torch
+    import mfsr
+    run_dir = os.environ["AUTORESEARCH_RUN_DIR"]
+    bursts = np.load(os.path.join(os.environ["AUTORESEARCH_INPUTS_DIR"], "bursts.npy"))
+    dev = device()
+    apply_vram_budget(dev)
+    torch.manual_seed(EVAL_SEED)
+    try:
+        model, frames = mfsr.load(run_dir, bursts.shape[1], dev)
+    except mfsr.FrozenViolation as violation:
+        write_verdict(run_dir, "invalid", str(violation))
+        print(f"invalid: {violation}")
+        return
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(bursts), 16):
+            batch = torch.from_numpy(bursts[start:start + 16, :frames]).to(dev)
+            outputs.append(model(batch).float()[:, 0].cpu().numpy())
+    predictions = np.concatenate(outputs).astype(np.float32)
+    np.save(os.path.join(run_dir, "predictions.npy"), predictions)
+    write_verdict(run_dir, "ok")
+    write_run_metrics(predict_peak_vram_gb=peak_vram_gb(dev))
+    encoder = "promoted backbone (promoted/model.pt)" if mfsr.promoted() else "default encoder"
+    print(f"predictions: {predictions.shape} on {dev} from {frames} of {bursts.shape[1]} frames; {encoder}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if len(sys.argv) > 1 and sys.argv[1] == "predict":
+        predict()
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description="Build the LWIR multi-frame super-resolution data cache.")
+    parser.add_argument("--smoke", action="store_true", help="a small, CPU-sized task (4 frames per burst)")
+    parser.add_argument("--frames", type=int, help=f"frames per burst (default {FRAMES}, {SMOKE_FRAMES} with --smoke)")
+    parser.add_argument("--data", help="folder of real single frames (8/16-bit PNG or TIFF) to synthesise bursts from")
+    parser.add_argument("--sequences", help="folder of real sequences (a subfolder each): validate on them, no-reference")
+    args = parser.parse_args()
+    count = args.frames or (SMOKE_FRAMES if args.smoke else FRAMES)
+    if count < 2:
+        sys.exit("--frames: a burst needs at least 2 frames")
+    try:
+        build(os.environ["AUTORESEARCH_CACHE_DIR"], int(os.environ.get("AUTORESEARCH_SEED", "0")),
+              args.smoke, count, args.data, args.sequences)
+    except BadInput as error:
+        sys.exit(f"bad input: {error}")

@@ -1,0 +1,249 @@
+"""
+LWIR multi-frame super-resolution (x4), phase 3: the fusion module, the loss and the training loop.
+
+This is the file the research loop edits. The pipeline around the fusion module (encoder,
+alignment, reconstruction head) is frozen in mfsr.py: train.py trains all of it, but may
+change only the fusion module, the loss and how training runs. It stops itself when the
+time budget is spent and saves the frozen parts' weights and the fusion module as
+TorchScript (mfsr.save), which the immutable `prepare.py predict` step loads strictly.
+Run it through autoresearch, or by hand:
+
+    AUTORESEARCH_DATA_DIR=cache/train AUTORESEARCH_RUN_DIR=run python3 train.py
+
+Runs on torch 1.13 (CPU) and torch 2.x (CUDA, with mixed precision).
+"""
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import mfsr
+import prepare
+
+# ---------------------------------------------------------------------------
+# Hyperparameters
+
+FUSION = "softmax"       # @knob choice softmax|mean|max|recursive|transformer
+ANCHOR = "reference"     # @knob choice reference|mean
+FUSION_WIDTH = 32        # @knob int 8..128
+FRAMES_USED = 8          # @knob int 2..8
+FRAME_DROPOUT = 0.0      # @knob float 0.0..0.5
+W_L1 = 1.0               # @knob float 0.0..1.0
+W_CHARBONNIER = 0.0      # @knob float 0.0..1.0
+W_SSIM = 0.0             # @knob float 0.0..1.0
+W_GRADIENT = 0.0         # @knob float 0.0..1.0
+W_FFT = 0.0              # @knob float 0.0..0.1
+W_LR_CONSISTENCY = 0.0   # @knob float 0.0..1.0
+LEARNING_RATE = 1e-3     # @knob log 1e-4..1e-2
+WEIGHT_DECAY = 1e-4      # @knob log 1e-6..1e-2
+BATCH_SIZE = 8           # @knob int 2..32
+WARMUP_FRACTION = 0.05   # @knob float 0.0..0.2
+WARMUP_STEPS = 3         # not counted against the time budget (allocator, cuDNN autotuning)
+SEED = int(os.environ.get("AUTORESEARCH_SEED", "0"))
+
+# ---------------------------------------------------------------------------
+# Fusion: aligned features B x N x C x h x w (reference first) -> B x C x h x w
+
+
+def anchor_of(features):
+    return features[:, 0] if ANCHOR == "reference" else features.mean(dim=1)
+
+
+class SoftmaxFusion(mfsr.Fusion):
+    """A learned per-pixel weight for every frame (softmax over frames); starts as the mean."""
+
+    def __init__(self, channels, width):
+        super().__init__()
+        self.score = nn.Sequential(nn.Conv2d(2 * channels, width, 3, padding=1), nn.ReLU(),
+                                   nn.Conv2d(width, 1, 3, padding=1))
+        nn.init.zeros_(self.score[-1].weight)
+        nn.init.zeros_(self.score[-1].bias)
+
+    def forward(self, features):
+        b, n, c, h, w = features.shape
+        anchor = anchor_of(features)[:, None].expand(b, n, c, h, w)
+        logits = self.score(torch.cat([anchor, features], dim=2).reshape(b * n, 2 * c, h, w)).reshape(b, n, 1, h, w)
+        return (torch.softmax(logits, dim=1) * features).sum(dim=1)
+
+
+class MeanFusion(mfsr.Fusion):
+    def forward(self, features):
+        return features.mean(dim=1)
+
+
+class MaxFusion(mfsr.Fusion):
+    def forward(self, features):
+        return features.max(dim=1)[0]
+
+
+class RecursiveFusion(mfsr.Fusion):
+    """Pairwise: the running fused map absorbs one frame at a time (shared weights)."""
+
+    def __init__(self, channels, width):
+        super().__init__()
+        self.merge = nn.Sequential(nn.Conv2d(2 * channels, width, 3, padding=1), nn.ReLU(),
+                                   nn.Conv2d(width, channels, 3, padding=1))
+
+    def forward(self, features):
+        fused = anchor_of(features)
+        for k in range(1, features.shape[1]):
+            fused = fused + self.merge(torch.cat([fused, features[:, k]], dim=1))
+        return fused
+
+
+class TransformerFusion(mfsr.Fusion):
+    """A small temporal transformer per pixel: N tokens of C features; the anchor's token out."""
+
+    def __init__(self, channels, width):
+        super().__init__()
+        heads = 4 if channels % 4 == 0 else 1
+        self.layer = nn.TransformerEncoderLayer(channels, heads, dim_feedforward=2 * width, dropout=0.0, batch_first=True)
+
+    def forward(self, features):
+        b, n, c, h, w = features.shape
+        tokens = features.permute(0, 3, 4, 1, 2).reshape(b * h * w, n, c)
+        if ANCHOR == "mean":
+            tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)
+        out = self.layer(tokens)[:, 0]
+        return out.reshape(b, h, w, c).permute(0, 3, 1, 2)
+
+
+def make_fusion(channels):
+    if FUSION == "mean":
+        return MeanFusion()
+    if FUSION == "max":
+        return MaxFusion()
+    if FUSION == "recursive":
+        return RecursiveFusion(channels, FUSION_WIDTH)
+    if FUSION == "transformer":
+        return TransformerFusion(channels, FUSION_WIDTH)
+    return SoftmaxFusion(channels, FUSION_WIDTH)
+
+# ---------------------------------------------------------------------------
+# Loss: a weighted sum of terms (weights above)
+
+
+def ssim(a, b, window=7):
+    """Mean SSIM with a uniform window (differentiable; data range 1)."""
+    pool = lambda x: F.avg_pool2d(x, window, stride=1)
+    mu_a, mu_b = pool(a), pool(b)
+    var_a, var_b, cov = pool(a * a) - mu_a ** 2, pool(b * b) - mu_b ** 2, pool(a * b) - mu_a * mu_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))).mean()
+
+
+def gradients(x):
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def loss_fn(prediction, target, reference_lr):
+    total = prediction.new_zeros(())
+    if W_L1 > 0:
+        total = total + W_L1 * F.l1_loss(prediction, target)
+    if W_CHARBONNIER > 0:
+        total = total + W_CHARBONNIER * torch.sqrt((prediction - target) ** 2 + 1e-6).mean()
+    if W_SSIM > 0:
+        total = total + W_SSIM * (1 - ssim(prediction, target))
+    if W_GRADIENT > 0:
+        (px, py), (tx, ty) = gradients(prediction), gradients(target)
+        total = total + W_GRADIENT * (F.l1_loss(px, tx) + F.l1_loss(py, ty))
+    if W_FFT > 0:
+        total = total + W_FFT * (torch.fft.rfft2(prediction) - torch.fft.rfft2(target)).abs().mean()
+    if W_LR_CONSISTENCY > 0:  # the prediction, seen through the sensor, should give the reference frame
+        total = total + W_LR_CONSISTENCY * F.l1_loss(prepare.blur_and_decimate(prediction), reference_lr)
+    return total
+
+# ---------------------------------------------------------------------------
+# Set-up: device, VRAM budget, data, model
+
+
+torch.manual_seed(SEED)
+rng = np.random.default_rng(SEED)
+device = prepare.device()
+cuda = device.type == "cuda"
+vram_budget = prepare.apply_vram_budget(device)
+if not cuda:
+    torch.set_num_threads(prepare.threads())
+if cuda:
+    torch.backends.cudnn.benchmark = True
+amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+
+hr_all, bursts_all = prepare.load_train()
+frames = min(FRAMES_USED, bursts_all.shape[1])
+model = mfsr.MultiFrameSR(make_fusion(mfsr.build_encoder().channels)).to(device)
+optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+use_scaler = cuda and amp_dtype == torch.float16
+scaler = (torch.amp.GradScaler("cuda", enabled=use_scaler) if hasattr(torch.amp, "GradScaler")  # torch >= 2.3
+          else torch.cuda.amp.GradScaler(enabled=use_scaler))
+budget = prepare.time_budget()
+print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in model.parameters())} parameters, "
+      f"fusion {FUSION}, {frames} of {bursts_all.shape[1]} frames, encoder "
+      f"{'promoted' if mfsr.promoted() else 'default'}, {len(hr_all)} training bursts, budget {budget:.0f} s, "
+      f"vram budget {vram_budget} GB")
+
+
+def batch():
+    """A random batch with one of the eight flips/rotations, applied to targets and frames alike."""
+    index = rng.integers(0, len(hr_all), size=BATCH_SIZE)
+    hr, lr = hr_all[index], bursts_all[index, :frames]
+    k, flip = int(rng.integers(0, 4)), bool(rng.integers(0, 2))
+    hr, lr = np.rot90(hr, k, axes=(1, 2)), np.rot90(lr, k, axes=(2, 3))
+    if flip:
+        hr, lr = hr[:, :, ::-1], lr[:, :, :, ::-1]
+    hr = torch.from_numpy(np.ascontiguousarray(hr)).unsqueeze(1).to(device, non_blocking=True)
+    lr = torch.from_numpy(np.ascontiguousarray(lr)).to(device, non_blocking=True)
+    if FRAME_DROPOUT > 0 and frames > 1:  # a dropped frame is replaced by the reference
+        keep = torch.rand(lr.shape[0], frames, 1, 1, device=device) >= FRAME_DROPOUT
+        keep[:, 0] = True
+        lr = torch.where(keep, lr, lr[:, :1])
+    return hr, lr
+
+# ---------------------------------------------------------------------------
+# Training loop: cosine learning-rate schedule over the time budget, with linear warm-up
+
+
+step, started, smoothed = 0, None, None
+while True:
+    if step == WARMUP_STEPS:
+        started = time.time()
+    progress = 0.0 if started is None else (time.time() - started) / budget
+    if progress >= 1.0:
+        break
+    lr_now = LEARNING_RATE * (min(1.0, progress / WARMUP_FRACTION) if WARMUP_FRACTION > 0 else 1.0)
+    lr_now *= 0.5 * (1 + math.cos(math.pi * progress))
+    for group in optimizer.param_groups:
+        group["lr"] = lr_now
+    hr, lr = batch()
+    with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=cuda):
+        loss = loss_fn(model(lr).float(), hr, lr[:, :1].float())
+    if not torch.isfinite(loss):
+        print(f"loss: {loss.item()} at step {step}")
+        raise SystemExit("non-finite loss")
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
+    step += 1
+    if step % 100 == 0:
+        print(f"step {step}  loss {smoothed:.5f}  lr {lr_now:.2e}  {progress * 100:.0f}%", flush=True)
+
+# ---------------------------------------------------------------------------
+# Report and save (the frozen parts' weights, the fusion module as TorchScript)
+
+elapsed = time.time() - started
+model.eval()
+with torch.no_grad():
+    example = model.aligned(batch()[1][:1])[0]
+mfsr.save(model, os.environ["AUTORESEARCH_RUN_DIR"], frames, example)
+peak = prepare.peak_vram_gb(device)
+prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed)
+print(f"train_loss: {smoothed:.6f}")
+print(f"steps: {step}")
+print(f"steps_per_second: {(step - WARMUP_STEPS) / elapsed:.2f}")
+print(f"training_seconds: {elapsed:.1f}")
+print(f"peak_vram_gb: {peak:.2f}")
