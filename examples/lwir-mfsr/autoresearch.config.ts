@@ -52,7 +52,8 @@ export default defineResearch({
       ...(sequences === undefined ? [] : ["--sequences", sequences])
     ],
     train: ["train.py"],
-    predict: ["prepare.py", "predict"]
+    // The encoder predict builds: phase 1's promoted backbone only when the promotion is committed (and so sealed).
+    predict: ["prepare.py", "predict", ...(promoted("promoted").includes(path.join("promoted", "model.pt")) ? ["--promoted"] : [])]
   },
   metric: { ...PsnrGatedScorer.metricSpec(scorer), minDelta: 0.02 },
   budget: smoke

@@ -94,8 +94,11 @@ def promoted():
     return os.path.exists(PROMOTED)
 
 
-def build_encoder():
-    return PromotedEncoder() if promoted() else Encoder()
+def build_encoder(use_promoted=None):
+    """The encoder: the promoted backbone or the default one. None looks for promoted/model.pt;
+    predict says which, as the config decided from the committed files (a file an experiment
+    created is never taken for a promotion)."""
+    return PromotedEncoder() if (promoted() if use_promoted is None else use_promoted) else Encoder()
 
 
 # ---------------------------------------------------------------------------
@@ -138,14 +141,17 @@ def global_shifts(burst):
 
 
 def warp(images, flow, mode="bilinear"):
-    """Samples images (B x C x h x w) at (x + flow_x, y + flow_y); flow is B x 2 x h x w."""
+    """Samples images (B x C x h x w) at (x + flow_x, y + flow_y); flow is B x 2 x h x w.
+    In float32 whatever the autocast dtype: bf16 would round coordinates to 1/8 pixel."""
     b, _, h, w = images.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=images.device, dtype=flow.dtype),
-                            torch.arange(w, device=images.device, dtype=flow.dtype), indexing="ij")
+    flow = flow.float()
+    ys, xs = torch.meshgrid(torch.arange(h, device=images.device, dtype=torch.float32),
+                            torch.arange(w, device=images.device, dtype=torch.float32), indexing="ij")
     gx = (2 * (xs[None] + flow[:, 0]) + 1) / w - 1
     gy = (2 * (ys[None] + flow[:, 1]) + 1) / h - 1
-    grid = torch.stack([gx, gy], dim=3).to(images.dtype)
-    return F.grid_sample(images, grid, mode=mode, padding_mode="border", align_corners=False)
+    grid = torch.stack([gx, gy], dim=3)
+    sampled = F.grid_sample(images.float(), grid, mode=mode, padding_mode="border", align_corners=False)
+    return sampled.to(images.dtype)
 
 
 class Alignment(nn.Module):
@@ -165,13 +171,13 @@ class Alignment(nn.Module):
     def forward(self, burst):
         """B x N x h x w -> flows B x N x 2 x h x w (LR pixels)."""
         b, n, h, w = burst.shape
-        shifts = global_shifts(burst).to(burst.dtype)
+        shifts = global_shifts(burst)
         coarse = shifts[:, :, :, None, None].expand(b, n, 2, h, w).reshape(b * n, 2, h, w)
         frames = burst.reshape(b * n, 1, h, w)
         moved = warp(frames, coarse)
         reference = burst[:, :1].expand(b, n, h, w).reshape(b * n, 1, h, w)
         residual = self.refine(torch.cat([reference, moved, moved - reference], dim=1))
-        flows = (coarse + residual).reshape(b, n, 2, h, w)
+        flows = (coarse + residual.float()).reshape(b, n, 2, h, w)
         # The reference is the output grid: it never moves.
         return torch.cat([torch.zeros_like(flows[:, :1]), flows[:, 1:]], dim=1)
 
@@ -206,9 +212,9 @@ class Head(nn.Module):
 class MultiFrameSR(nn.Module):
     FROZEN = ("encoder", "align", "head")
 
-    def __init__(self, fusion):
+    def __init__(self, fusion, use_promoted=None):
         super().__init__()
-        self.encoder = build_encoder()
+        self.encoder = build_encoder(use_promoted)
         self.align = Alignment()
         self.fusion = fusion
         self.head = Head(self.encoder.channels)
@@ -223,8 +229,8 @@ class MultiFrameSR(nn.Module):
         b, n, h, w = burst.shape
         flows = self.align(burst).reshape(b * n, 2, h, w)
         features = self.encoder(burst.reshape(b * n, 1, h, w))
-        aligned = warp(features, flows.to(features.dtype)).reshape(b, n, -1, h, w)
-        registered = warp(burst.reshape(b * n, 1, h, w), flows.to(burst.dtype), "bicubic").reshape(b, n, h, w)
+        aligned = warp(features, flows).reshape(b, n, -1, h, w)
+        registered = warp(burst.reshape(b * n, 1, h, w), flows, "bicubic").reshape(b, n, h, w)
         return aligned, registered
 
     def forward(self, burst):
@@ -284,26 +290,43 @@ class LoadedFusion(nn.Module):
         return self.scripted(features)
 
 
-def load(run_dir, frames_available, device):
+def regular_file(run_dir, name):
+    """A file the experiment left in its run directory, checked before anything opens it:
+    a link or a FIFO there is refused (a FIFO would hang the trusted step)."""
+    import stat
+    path = os.path.join(run_dir, name)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise FrozenViolation(f"{name} is missing; save with mfsr.save")
+    if not stat.S_ISREG(mode):
+        raise FrozenViolation(f"{name} is not a regular file")
+    return path
+
+
+def load(run_dir, frames_available, device, use_promoted):
     """The trained pipeline from a run directory, built here and loaded strictly.
     Raises FrozenViolation with a reason a proposer can act on."""
     import json
-    pipeline_file = os.path.join(run_dir, "pipeline.json")
     try:
-        with open(pipeline_file) as f:
+        with open(regular_file(run_dir, "pipeline.json"), "rb") as f:
             settings = json.loads(f.read(4096))
         frames = int(settings["frames"])
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise FrozenViolation(f"pipeline.json is missing or unreadable ({error}); save with mfsr.save")
+        raise FrozenViolation(f"pipeline.json is unreadable ({error}); save with mfsr.save")
     if not 1 <= frames <= frames_available:
         raise FrozenViolation(f"pipeline.json asks for {frames} frames; the bursts have {frames_available}")
     try:
-        scripted = torch.jit.load(os.path.join(run_dir, "fusion.pt"), map_location=device)
-    except Exception as error:  # a missing or foreign file
+        scripted = torch.jit.load(regular_file(run_dir, "fusion.pt"), map_location=device)
+    except FrozenViolation:
+        raise
+    except Exception as error:  # a foreign file
         raise FrozenViolation(f"fusion.pt cannot be loaded as TorchScript: {str(error).splitlines()[0]}")
-    model = MultiFrameSR(LoadedFusion(scripted))
+    model = MultiFrameSR(LoadedFusion(scripted), use_promoted)
     try:
-        state = torch.load(os.path.join(run_dir, "frozen.pt"), map_location="cpu", **_weights_only())
+        state = torch.load(regular_file(run_dir, "frozen.pt"), map_location="cpu", weights_only=True)
+    except FrozenViolation:
+        raise
     except Exception as error:
         raise FrozenViolation(f"frozen.pt cannot be loaded: {str(error).splitlines()[0]}")
     if not isinstance(state, dict):
@@ -338,8 +361,3 @@ def load(run_dir, frames_available, device):
                               f"{tuple(fused.shape)}; the slot needs 1 x {model.channels} x 8 x 8")
     return model, frames
 
-
-def _weights_only():
-    """torch.load without unpickling code (torch >= 1.13), since frozen.pt is the experiment's file."""
-    import inspect
-    return {"weights_only": True} if "weights_only" in inspect.signature(torch.load).parameters else {}

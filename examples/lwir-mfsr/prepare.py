@@ -11,7 +11,7 @@ the classical baseline and the predict step. The loop runs it two ways:
           inputs/bursts.npy, inputs/lr.npy  validation bursts and their reference frames (predict)
           hidden/hr.npy                     validation targets (only the trusted scorer reads these)
           hidden/shift_add.npy              the classical multi-frame baseline (registered mean + bicubic)
-    python3 prepare.py predict
+    python3 prepare.py predict [--promoted]
         builds the pipeline from mfsr.py, loads the run's weights strictly (frozen.pt) and its
         fusion module (fusion.pt), writes predictions.npy (float32, N x H x W) and verdict.json
 
@@ -59,7 +59,7 @@ MAX_ROTATION = 1.0        # degrees, uniform in +-MAX_ROTATION, about the patch 
 PSF_SIGMA = 0.3 * SCALE   # optics: a Gaussian blur before the pixel aperture (a SCALE x SCALE box)
 NETD = (0.004, 0.012)     # temporal noise sd per burst, on the [0, 1] scale, drawn anew per frame
 FPN = (0.002, 0.008)      # column fixed-pattern noise sd per burst
-MARGIN = 3 * SCALE + 8    # HR pixels around a crop, so moved frames never sample outside
+MARGIN = 5 * SCALE        # HR pixels around a crop (a multiple of SCALE), so moved frames never sample outside
 
 # Normalisation, per source frame and never per patch (as phase 1): 16-bit frames map their
 # 0.5th..99.5th percentiles to [0, 1] and clip; 8-bit frames (camera AGC) are counts / 255.
@@ -256,19 +256,19 @@ def move(crops, rng, frames):
 
 
 def synthesise(crops, rng, frames, size):
-    """Bursts from HR crops with margins: (HR targets M x size x size, bursts M x frames x size/4 x size/4)."""
+    """Bursts from HR crops with margins: (HR targets M x size x size, bursts M x frames x size/4 x size/4).
+    The sensor sees the whole moved crop, so the PSF at the patch's edge sees real scene, not padding."""
     import torch
     moved = move(crops, rng, frames)
-    inner = moved[:, :, MARGIN:MARGIN + size, MARGIN:MARGIN + size]
-    m = len(crops)
+    m, full, low, edge = len(crops), moved.shape[-1], size // SCALE, MARGIN // SCALE
     with torch.no_grad():
-        lr = blur_and_decimate(inner.reshape(m * frames, 1, size, size)).reshape(m, frames, size // SCALE, size // SCALE)
-    lr = lr.numpy().astype(np.float64)
+        sensed = blur_and_decimate(moved.reshape(m * frames, 1, full, full)).reshape(m, frames, full // SCALE, full // SCALE)
+    lr = sensed[:, :, edge:edge + low, edge:edge + low].numpy().astype(np.float64)
     netd = rng.uniform(*NETD, size=(m, 1, 1, 1))
     lr += netd * rng.standard_normal(lr.shape)                                     # temporal: per frame
     lr += rng.uniform(*FPN, size=(m, 1, 1, 1)) * rng.standard_normal((m, 1, 1, lr.shape[3]))  # columns: per burst
     lr = np.round(np.clip(lr, 0.0, 1.0) * MAX_COUNTS) / MAX_COUNTS                 # 14-bit quantisation
-    return inner[:, 0].numpy().astype(np.float32), lr.astype(np.float32)
+    return moved[:, 0, MARGIN:MARGIN + size, MARGIN:MARGIN + size].numpy().astype(np.float32), lr.astype(np.float32)
 
 
 def crops_with_margin(rng, frames, size, count):
@@ -403,19 +403,32 @@ def apply_vram_budget(dev):
     return budget
 
 
+def replace_file(path, data):
+    """Writes bytes to `path` as a new file, whatever the experiment left under that name or
+    under the temporary one (a link is replaced, never followed; a FIFO never blocks)."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(temporary, path)
+
+
 def write_run_metrics(**values):
     """Adds values (e.g. peak VRAM) to $AUTORESEARCH_RUN_DIR/metrics.json for the runner."""
+    import stat
     path = os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "metrics.json")
     current = {}
-    if os.path.isfile(path) and not os.path.islink(path):
-        try:
-            with open(path) as f:
+    try:
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            with open(path, "rb") as f:
                 current = json.loads(f.read(65536))
-        except ValueError:
-            current = {}
+    except (OSError, ValueError):
+        current = {}
+    current = current if isinstance(current, dict) else {}
     current.update(values)
-    with open(path, "w") as f:
-        json.dump(current, f)
+    replace_file(path, json.dumps(current).encode())
 
 
 def peak_vram_gb(dev):
@@ -429,14 +442,12 @@ def peak_vram_gb(dev):
 # experiment's weights must fit it exactly; only the fusion module comes from the run.
 
 def write_verdict(run_dir, status, reason=None):
-    path = os.path.join(run_dir, "verdict.json")
-    temporary = path + ".tmp"
-    with open(temporary, "w") as f:
-        json.dump({"status": status, **({} if reason is None else {"reason": reason})}, f)
-    os.replace(temporary, path)  # replaces whatever train left under that name, links included
+    verdict = {"status": status, **({} if reason is None else {"reason": reason})}
+    replace_file(os.path.join(run_dir, "verdict.json"), json.dumps(verdict).encode())
 
 
-def predict():
+def predict(use_promoted):
+    import io
     import torch
     import mfsr
     run_dir = os.environ["AUTORESEARCH_RUN_DIR"]
@@ -445,7 +456,7 @@ def predict():
     apply_vram_budget(dev)
     torch.manual_seed(EVAL_SEED)
     try:
-        model, frames = mfsr.load(run_dir, bursts.shape[1], dev)
+        model, frames = mfsr.load(run_dir, bursts.shape[1], dev, use_promoted)
     except mfsr.FrozenViolation as violation:
         write_verdict(run_dir, "invalid", str(violation))
         print(f"invalid: {violation}")
@@ -456,17 +467,20 @@ def predict():
             batch = torch.from_numpy(bursts[start:start + 16, :frames]).to(dev)
             outputs.append(model(batch).float()[:, 0].cpu().numpy())
     predictions = np.concatenate(outputs).astype(np.float32)
-    np.save(os.path.join(run_dir, "predictions.npy"), predictions)
+    buffer = io.BytesIO()
+    np.save(buffer, predictions)
+    replace_file(os.path.join(run_dir, "predictions.npy"), buffer.getvalue())
     write_verdict(run_dir, "ok")
     write_run_metrics(predict_peak_vram_gb=peak_vram_gb(dev))
-    encoder = "promoted backbone (promoted/model.pt)" if mfsr.promoted() else "default encoder"
+    encoder = "promoted backbone (promoted/model.pt)" if use_promoted else "default encoder"
     print(f"predictions: {predictions.shape} on {dev} from {frames} of {bursts.shape[1]} frames; {encoder}")
 
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if len(sys.argv) > 1 and sys.argv[1] == "predict":
-        predict()
+        # --promoted: the config found a committed promotion (promoted/model.pt), which is sealed
+        predict("--promoted" in sys.argv[2:])
         sys.exit(0)
     parser = argparse.ArgumentParser(description="Build the LWIR multi-frame super-resolution data cache.")
     parser.add_argument("--smoke", action="store_true", help="a small, CPU-sized task (4 frames per burst)")

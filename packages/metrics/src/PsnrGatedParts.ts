@@ -9,8 +9,7 @@ import * as path from "node:path"
 import { bicubicBaseline } from "./Baseline.ts"
 import { countNonFinite, describeShape, type Dtype, firstNonFinite, frames, shave, type Stack } from "./Image.ts"
 import { type Loaded, locate } from "./ImageFile.ts"
-import { mean, psnrEach } from "./Psnr.ts"
-import { resizeStack } from "./Resize.ts"
+import { lrConsistency } from "./LrConsistency.ts"
 import { gradientEnergy, ratio } from "./Sharpness.ts"
 
 // ---------------------------------------------------------------------------------------
@@ -131,22 +130,14 @@ export interface BicubicStats {
 export const summedGradientEnergy = (images: Stack, border: number): number =>
   frames(images).reduce((sum, image) => sum + gradientEnergy(shave(image, border)), 0)
 
-/** LR-consistency with each image's PSNR capped at `maxPsnrDb`: the mean over the stack. */
-export const cappedLrConsistency = (prediction: Stack, low: Stack, options: NoReferenceOptions): number =>
-  mean(
-    psnrEach(resizeStack(prediction, low.height, low.width), low, { dataRange: options.dataRange }).map((value) =>
-      Math.min(value, options.maxPsnrDb)
-    )
-  )
-
 /** The inputs' bicubic upscaling by `scale` (clamped), measured as a prediction is. */
 export const bicubicStats = (low: Stack, scale: number, options: NoReferenceOptions): BicubicStats => {
   const upscaled = bicubicBaseline(low, { height: low.height * scale, width: low.width * scale }, options.dataRange)
-  return { lrPsnr: cappedLrConsistency(upscaled, low, options), gradientEnergy: summedGradientEnergy(upscaled, options.shave) }
+  return { lrPsnr: lrConsistency(upscaled, low, options.dataRange, options.maxPsnrDb), gradientEnergy: summedGradientEnergy(upscaled, options.shave) }
 }
 
 /** A clamped prediction's no-reference measures, against the inputs and their bicubic upscaling. */
 export const noReference = (prediction: Stack, low: Stack, bicubic: BicubicStats, options: NoReferenceOptions) => ({
-  lrPsnr: cappedLrConsistency(prediction, low, options),
+  lrPsnr: lrConsistency(prediction, low, options.dataRange, options.maxPsnrDb),
   gradientRatio: ratio(summedGradientEnergy(prediction, options.shave), bicubic.gradientEnergy)
 })

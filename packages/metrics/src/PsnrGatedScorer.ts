@@ -319,7 +319,7 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
       metrics[names.ssim] = numbers.ssim
     }
     if (low === undefined) return { metrics, gate: undefined }
-    metrics[metricNames.lrPsnr] = lrConsistency(prediction, low.stack, dataRange)
+    metrics[metricNames.lrPsnr] = lrConsistency(prediction, low.stack, dataRange, maxPsnrDb)
     const key = fingerprint([target.bytes, low.bytes], measured)
     const bicubic = yield* stored(
       input,
