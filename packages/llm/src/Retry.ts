@@ -1,11 +1,12 @@
 /**
  * What to do when a model API call fails. A pure classification says whether the fault
  * passes by itself (429, 5xx, 529 overloaded, a timeout, a dropped connection, a body that
- * is not JSON) or needs a person (400, 401, 403, 404); a pure delay rule gives the
- * exponential backoff and honours `retry-after`; `withRetries` runs a call under both,
- * each attempt with its own time limit.
+ * is not JSON) or needs a person (400, 401, 403, 404); `retrySchedule` says when to try
+ * again: capped exponential backoff with jitter, or longer when the server's `retry-after`
+ * asks for it, and only for transient faults; `withRetries` runs a call under it with
+ * `Effect.retry`, each attempt with its own time limit.
  */
-import { Duration, Effect, Random, Schema } from "effect"
+import { Duration, Effect, Random, Schedule, Schema } from "effect"
 
 export class ApiFault extends Schema.TaggedError<ApiFault>()("ApiFault", {
   /** What went wrong, in the API's own words where it gave some. */
@@ -100,14 +101,32 @@ export const classify = (error: unknown, now = Date.now()): ApiFault => {
 }
 
 /**
- * How long to wait before retry number `attempt` (0 for the first retry): what the server
- * asked for when it asked, else exponential backoff with jitter (`random` in [0, 1)).
+ * When to try again after a fault, as a Schedule fed the faults: exponential backoff from
+ * `baseDelayMs`, capped at `maxDelayMs`, with jitter that only shortens it (between half
+ * and all of the capped backoff, so the cap holds); a `retry-after` longer than that is
+ * waited instead, up to `maxRetryAfterMs`. It stops at a fault that is not transient, and
+ * after `maxRetries` retries.
  */
-export const retryDelay = (policy: RetryPolicy, attempt: number, fault: ApiFault, random: number): number => {
-  if (fault.retryAfterMs !== undefined) return Math.min(fault.retryAfterMs, policy.maxRetryAfterMs)
-  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt)
-  return backoff * (0.5 + random / 2)
-}
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.Duration, ApiFault> =>
+  Schedule.min([
+    Schedule.exponential(Duration.millis(policy.baseDelayMs)),
+    Schedule.spaced(Duration.millis(policy.maxDelayMs))
+  ]).pipe(
+    // Not Schedule.jittered: it scales by 0.8 to 1.2, which would overshoot the cap.
+    Schedule.modifyDelay(({ duration }) =>
+      Effect.map(Random.next, (random) => Duration.times(duration, 0.5 + random / 2))
+    ),
+    Schedule.setInputType<ApiFault>(),
+    Schedule.modifyDelay(({ duration, input }) =>
+      Effect.succeed(
+        input.retryAfterMs === undefined
+          ? duration
+          : Duration.max(duration, Duration.millis(Math.min(input.retryAfterMs, policy.maxRetryAfterMs)))
+      )
+    ),
+    Schedule.while(({ input }) => input.transient),
+    Schedule.upTo({ times: policy.maxRetries })
+  )
 
 /**
  * Runs `call` until it succeeds, a fault is not transient, or the retries are spent;
@@ -119,23 +138,22 @@ export const withRetries = <A, R>(
   policy: RetryPolicy,
   label: string
 ): Effect.Effect<A, { readonly fault: ApiFault; readonly attempts: number }, R> =>
-  Effect.gen(function*() {
-    for (let attempt = 0;; attempt++) {
-      const result = yield* call.pipe(
-        Effect.timeoutOrElse({
-          duration: Duration.millis(policy.timeoutMs),
-          orElse: () =>
-            Effect.fail(new ApiFault({ reason: `no answer within ${policy.timeoutMs / 1000} s`, transient: true }))
-        }),
-        Effect.result
+  Effect.suspend(() => {
+    let attempts = 0
+    const attempt = Effect.suspend(() => {
+      attempts++
+      return Effect.timeoutOrElse(call, {
+        duration: Duration.millis(policy.timeoutMs),
+        orElse: () =>
+          Effect.fail(new ApiFault({ reason: `no answer within ${policy.timeoutMs / 1000} s`, transient: true }))
+      })
+    })
+    const schedule = retrySchedule(policy).pipe(
+      Schedule.tap(({ attempt, duration, input }) =>
+        Effect.logWarning(
+          `${label}: ${input.message}; retry ${attempt}/${policy.maxRetries} in ${Math.round(Duration.toMillis(duration))} ms`
+        )
       )
-      if (result._tag === "Success") return result.success
-      const fault = result.failure
-      if (!fault.transient || attempt >= policy.maxRetries) {
-        return yield* Effect.fail({ fault, attempts: attempt + 1 })
-      }
-      const delay = retryDelay(policy, attempt, fault, yield* Random.next)
-      yield* Effect.logWarning(`${label}: ${fault.message}; retry ${attempt + 1}/${policy.maxRetries} in ${Math.round(delay)} ms`)
-      yield* Effect.sleep(Duration.millis(delay))
-    }
+    )
+    return attempt.pipe(Effect.retry(schedule), Effect.mapError((fault) => ({ fault, attempts })))
   })
