@@ -38,8 +38,8 @@ const copyExample = (name: string, into: string) => {
   }
 }
 
-const score = (prediction: string, target: string, lr?: string) =>
-  Effect.runPromise(Comparison.compareFiles(prediction, target, lr === undefined ? {} : { lr }))
+/** As the scorer measures: against the targets, with the reference frames giving the scale and the shaved border. */
+const score = (prediction: string, target: string, lr: string) => Effect.runPromise(Comparison.compareFiles(prediction, target, { lr }))
 
 interface Row {
   readonly source: string
@@ -101,8 +101,8 @@ const runSource = async (source: string, env: Record<string, string>) => {
   const target = path.join(cache, "hidden", "hr.npy")
   const lr = path.join(cache, "inputs", "lr.npy")
   const mfsr = await score(path.join(state, "runs", "0", "predictions.npy"), target, lr)
-  const shiftAdd = await score(path.join(cache, "hidden", "shift_add.npy"), target)
-  const sr = await score(path.join(run, "predictions.npy"), target)
+  const shiftAdd = await score(path.join(cache, "hidden", "shift_add.npy"), target, lr)
+  const sr = await score(path.join(run, "predictions.npy"), target, lr)
   const cell = (psnr: number, ssim: number) => `${psnr.toFixed(3)} dB / ${ssim.toFixed(4)}`
   rows.push({
     source,
