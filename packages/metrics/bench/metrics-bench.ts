@@ -2,10 +2,12 @@
  * Benchmark: PSNR + SSIM (Wang et al. 2004) on 500 images of 256x256, on one thread and
  * on worker threads, timed against scikit-image on the same images in the same run
  * (Debian's /usr/bin/python3 with python3-skimage; skipped, saying so, when missing).
- * With the real LWIR images present (../shared/data/lwir-real), also decodes them and
- * prints the bicubic baselines at x2 and x4.
+ * Also times a scorer-sized evaluation (40 frames of 512x512 at x4 with diagnostics) and
+ * the SSIM passes within it, as shares of a 600 s experiment. With the real LWIR images
+ * present (../shared/data/lwir-real), also decodes them and prints the bicubic baselines
+ * at x2 and x4.
  *
- *     node packages/metrics/bench/metrics-bench.ts [--images 500] [--size 256]
+ *     node packages/metrics/bench/metrics-bench.ts [--images 500] [--size 256] [--repetitions 5]
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -13,10 +15,11 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { bicubicBaseline } from "../src/Baseline.ts"
 import { evaluate, type Evaluation } from "../src/Evaluation.ts"
-import { range, stack, type Stack } from "../src/Image.ts"
+import { frames as framesOf, range, stack, type Stack } from "../src/Image.ts"
 import { readImageSync, writeNpy } from "../src/ImageFile.ts"
 import { evaluateParallel } from "../src/Parallel.ts"
 import { resizeStack } from "../src/Resize.ts"
+import { prepare, ssimPrepared } from "../src/Ssim.ts"
 import { Effect } from "effect"
 
 const argument = (name: string, fallback: number) => {
@@ -75,6 +78,22 @@ const seconds = <A>(run: () => A): [A, number] => {
   return [result, (performance.now() - t0) / 1000]
 }
 
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** The SSIM passes alone, as `evaluatePair` runs them (on the shaved images). */
+const ssimOnly = (prediction: Stack, target: Stack, border: number): number => {
+  const prepared = prepare({ dataRange: 1, shave: border })
+  const targets = framesOf(target)
+  return framesOf(prediction).reduce((sum, image, i) => sum + ssimPrepared(image, targets[i]!, prepared), 0)
+}
+
+/** A typical experiment's length, to put the scorer's cost in proportion. */
+const experimentSeconds = 600
+
 const skimageScript = `
 import json, sys, time
 import numpy as np
@@ -116,6 +135,16 @@ const main = async () => {
   console.log(
     `scorer-sized, 40 frames of 512x512 at x4 with diagnostics: ${framesOne.toFixed(2)} s on 1 thread ` +
       `(${((framesOne / 40) * 1000).toFixed(0)} ms/frame), ${framesMany.toFixed(2)} s on ${threads} threads`
+  )
+  // The SSIM passes' share of an experiment: an upper bound on what a faster SSIM kernel
+  // could save. (A WebAssembly SIMD kernel, about 4x faster on it, saved 0.1 % of 600 s and was removed.)
+  const repetitions = argument("repetitions", 5)
+  ssimOnly(frames.prediction, frames.target, scorerOptions.shave) // warm-up
+  const ssimSeconds = median(Array.from({ length: repetitions }, () => seconds(() => ssimOnly(frames.prediction, frames.target, scorerOptions.shave))[1]))
+  const share = (s: number) => `${((s / experimentSeconds) * 100).toFixed(3)} %`
+  console.log(
+    `  of which SSIM (JS kernel): ${(ssimSeconds * 1000).toFixed(0)} ms (median of ${repetitions}) = ${share(ssimSeconds)} of a ${experimentSeconds} s experiment; ` +
+      `the whole evaluation on 1 thread ${share(framesOne)}`
   )
 
   let reference: { seconds: number; psnr: number; ssim: number } | undefined

@@ -16,10 +16,10 @@ export interface ParallelOptions extends EvaluationOptions {
 
 /**
  * Pixels below which threads do not pay for their start-up (~0.15 s each): about a
- * second of work, at ~0.2 us per pixel with the sharpness diagnostics, ~0.017 without
- * (metrics-bench: 53 ms per 512x512 frame at x4, 1.1 ms per 256x256 image without).
+ * second of work, at ~0.2 us per pixel with the sharpness diagnostics, ~0.06 without
+ * (metrics-bench: 45-63 ms per 512x512 frame at x4, 3.7-6.1 ms per 256x256 image without).
  */
-const minimumPixels = { diagnostics: 4_000_000, psnrSsimOnly: 64_000_000 }
+const minimumPixels = { diagnostics: 4_000_000, psnrSsimOnly: 16_000_000 }
 
 export const defaultThreads = (stack: Stack, diagnostics = true): number =>
   stack.count * stack.height * stack.width < minimumPixels[diagnostics ? "diagnostics" : "psnrSsimOnly"]

@@ -8,7 +8,6 @@
  */
 import { assertSameShape, type Frame, frames, type Pixels, ShapeMismatch, shave, type Stack, TooSmall } from "./Image.ts"
 import { mean } from "./Psnr.ts"
-import * as SsimSimd from "./SsimSimd.ts"
 
 export interface SsimOptions {
   /** Distance between the smallest and largest possible value; 1 by default. */
@@ -70,7 +69,6 @@ const constants = (options: SsimOptions, size: number): Constants => {
  * Horizontal window sums of x, y, x^2 + y^2 and xy, kept for the last `size` rows only
  * (a ring), so that the vertical pass reads from cache rather than memory. Only four
  * channels are needed: the SSIM formula uses var(x) + var(y), never either alone.
- * (`SsimSimd` does the same passes two pixels at a time.)
  */
 interface Ring {
   readonly mx: Float64Array
@@ -105,8 +103,8 @@ const ssimAt = (ux: number, uy: number, sq: number, xy: number, k: Constants): n
     ((means + k.c1) * (k.covNorm * (sq - means) + k.c2))
 }
 
-/** The JavaScript kernel, for any odd window: the reference for `SsimSimd`, and its fallback. */
-export const meanSsimJs = (x: Pixels, y: Pixels, height: number, width: number, w: Float64Array, k: Constants): number => {
+/** The mean of the SSIM map over the positions where the window fits, for any odd window. */
+export const meanSsim = (x: Pixels, y: Pixels, height: number, width: number, w: Float64Array, k: Constants): number => {
   const size = w.length
   const outH = height - size + 1
   const outW = width - size + 1
@@ -161,13 +159,11 @@ export interface Prepared {
   readonly weights: Float64Array
   readonly constants: Constants
   readonly shave: number
-  /** WebAssembly SIMD where the runtime has it (every supported Node does), else JavaScript. */
-  readonly kernel: "simd" | "js"
 }
 
-export const prepare = (options: SsimOptions = {}, kernel: "simd" | "js" = SsimSimd.available() ? "simd" : "js"): Prepared => {
+export const prepare = (options: SsimOptions = {}): Prepared => {
   const weights = windowWeights(options)
-  return { weights, constants: constants(options, weights.length), shave: options.shave ?? 0, kernel }
+  return { weights, constants: constants(options, weights.length), shave: options.shave ?? 0 }
 }
 
 /** Mean SSIM of one image against its target, with a window and constants prepared by `prepare`. */
@@ -181,8 +177,7 @@ export const ssimPrepared = (prediction: Frame, target: Frame, prepared: Prepare
   if (a.height < size || a.width < size) {
     throw new TooSmall({ what: `SSIM with a ${size}x${size} window`, height: a.height, width: a.width, minimum: size })
   }
-  return (prepared.kernel === "simd" ? SsimSimd.meanSsimSimd(a.data, b.data, a.height, a.width, prepared.weights, prepared.constants) : undefined) ??
-    meanSsimJs(a.data, b.data, a.height, a.width, prepared.weights, prepared.constants)
+  return meanSsim(a.data, b.data, a.height, a.width, prepared.weights, prepared.constants)
 }
 
 /** Mean SSIM of one image against its target. */
