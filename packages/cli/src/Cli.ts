@@ -97,13 +97,14 @@ const run = Command.make(
     if (Option.isSome(input.budget) && input.budget.value <= 0) {
       return yield* new CliError({ reason: "--budget must be a positive number of seconds" })
     }
-    const { config } = yield* loadConfig(dir, {
+    const { config, modules } = yield* loadConfig(dir, {
       ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
       ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
     })
     const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
     const where = yield* Research.paths(dir, tag)
-    const warnings = yield* Research.checkCheckout(where, config)
+    const warnings = yield* Research.checkCheckout(where, config, modules)
+    yield* Research.sealConfigModules(where, modules)
     for (const warning of warnings) yield* write(`warning: ${warning}\n`)
     const version = yield* checkPython(config.python)
     const proposer = yield* chooseProposer({

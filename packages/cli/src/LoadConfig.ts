@@ -5,8 +5,9 @@
 import { type Budget, ConfigError, resolveConfig, validateConfig, type ResolvedConfig } from "@autoresearch/core"
 import { Effect, Result, Schema } from "effect"
 import * as fs from "node:fs"
+import { registerHooks } from "node:module"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
   reason: Schema.String
@@ -22,6 +23,30 @@ export const configName = "autoresearch.config.ts"
 /** The tag a research directory's runs get when none is given: the directory's name. */
 export const defaultTag = (dir: string) => path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9._-]/g, "-")
 
+/** The local modules each config imported (by the config's URL), while its import runs and after. */
+const importedBy = new Map<string, Set<string>>()
+let hooked = false
+
+/**
+ * Records, for a config being imported, every module it reaches through relative or
+ * absolute paths, transitively: its own plug-ins, wherever they are. Packages (bare
+ * specifiers) and what they import are not recorded.
+ */
+const recordImports = () => {
+  if (hooked) return
+  hooked = true
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      const resolved = nextResolve(specifier, context)
+      const local = specifier.startsWith(".") || specifier.startsWith("/") || specifier.startsWith("file:")
+      if (local && resolved.url.startsWith("file:") && context.parentURL !== undefined) {
+        for (const modules of importedBy.values()) if (modules.has(context.parentURL)) modules.add(resolved.url)
+      }
+      return resolved
+    }
+  })
+}
+
 /**
  * Loads, validates and resolves the config in `dir`. `budget` overrides the config's own
  * (flags such as --budget) before the defaults derived from it, such as the grace, are set.
@@ -34,8 +59,11 @@ export const loadConfig = Effect.fnUntraced(function*(dir: string, budget: Parti
   if (!fs.existsSync(file)) {
     return yield* new CliError({ reason: `no ${configName} in ${dir}` })
   }
+  const url = pathToFileURL(file).href
+  recordImports()
+  if (!importedBy.has(url)) importedBy.set(url, new Set([url]))
   const module = yield* Effect.tryPromise({
-    try: () => import(pathToFileURL(file).href) as Promise<{ default?: unknown }>,
+    try: () => import(url) as Promise<{ default?: unknown }>,
     catch: (error) => error
   }).pipe(
     Effect.mapError((error) =>
@@ -50,5 +78,7 @@ export const loadConfig = Effect.fnUntraced(function*(dir: string, budget: Parti
   const validated = validateConfig(module.default, file)
   if (Result.isFailure(validated)) return yield* validated.failure
   const config = { ...validated.success, budget: { ...validated.success.budget, ...budget } }
-  return { file, config: resolveConfig(config) satisfies ResolvedConfig }
+  /** The local modules the config imports (absolute paths), which the run seals. */
+  const modules = [...importedBy.get(url)!].filter((imported) => imported !== url).map((imported) => fileURLToPath(imported))
+  return { file, config: resolveConfig(config) satisfies ResolvedConfig, modules }
 })

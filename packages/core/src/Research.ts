@@ -12,6 +12,7 @@ import * as GitRatchet from "./GitRatchet.ts"
 import { Journal } from "./Journal.ts"
 import type { LoopPaths } from "./Loop.ts"
 import { isAlive } from "./Process.ts"
+import { changedPaths, type Seal, sealOf } from "./Seal.ts"
 import { Workspace } from "./Workspace.ts"
 
 export class ResearchError extends Schema.TaggedError<ResearchError>()("ResearchError", {
@@ -68,9 +69,31 @@ export const paths = Effect.fnUntraced(function*(dir: string, tag: string) {
   } satisfies ResearchPaths
 })
 
-/** Checks the user's checkout: the research directory is committed and its immutable files unmodified. */
-export const checkCheckout = Effect.fnUntraced(function*(where: ResearchPaths, config: Pick<ResolvedConfig, "mutable" | "immutable">) {
+/** Repository-relative paths of local modules (absolute paths), or the first that lies outside the repository. */
+const modulesInRepo = (where: ResearchPaths, modules: ReadonlyArray<string>) => {
+  const relative = modules.map((file) => path.relative(where.repoRoot, fs.realpathSync(file)))
+  const outside = relative.findIndex((file) => file.startsWith("..") || path.isAbsolute(file))
+  return { relative, outside: outside === -1 ? undefined : modules[outside] }
+}
+
+/**
+ * Checks the user's checkout: the research directory is committed, its immutable files
+ * unmodified, and so is every local module the config imports (`configModules`, absolute
+ * paths): the scorer or runner they hold decides what is kept, so they are sealed too.
+ */
+export const checkCheckout = Effect.fnUntraced(function*(
+  where: ResearchPaths,
+  config: Pick<ResolvedConfig, "mutable" | "immutable">,
+  configModules: ReadonlyArray<string> = []
+) {
   const inRepo = (file: string) => path.join(where.relative, file)
+  const modules = modulesInRepo(where, configModules)
+  if (modules.outside !== undefined) {
+    return yield* new ResearchError({
+      reason: `the config imports ${modules.outside}, outside the repository, so it cannot be sealed`,
+      fix: "move it into the repository and commit it"
+    })
+  }
   const head = yield* run(where.repoRoot, ["rev-parse", "--verify", "--quiet", "HEAD"]).pipe(Effect.orElseSucceed(() => ""))
   if (head === "") {
     return yield* new ResearchError({ reason: "the repository has no commit yet", fix: "commit the research directory" })
@@ -84,6 +107,22 @@ export const checkCheckout = Effect.fnUntraced(function*(where: ResearchPaths, c
       reason: `not committed: ${untracked.join(", ")}`,
       fix: "the research runs from the committed version; `git add` and commit them"
     })
+  }
+  if (modules.relative.length > 0) {
+    const trackedModules = new Set((yield* run(where.repoRoot, ["ls-files", "--", ...modules.relative]).pipe(
+      Effect.orElseSucceed(() => "")
+    )).split("\n"))
+    const loose = modules.relative.filter((file) => !trackedModules.has(file))
+    const changed = (yield* run(where.repoRoot, ["status", "--porcelain", "--", ...modules.relative]).pipe(
+      Effect.orElseSucceed(() => "")
+    )).split("\n").filter((line) => line !== "").map((line) => line.slice(3))
+    const unsealed = [...new Set([...loose, ...changed])]
+    if (unsealed.length > 0) {
+      return yield* new ResearchError({
+        reason: `the config imports modules that are not committed as they are: ${unsealed.join(", ")}`,
+        fix: "they decide what is kept, so they are sealed like the immutable files; commit or revert them"
+      })
+    }
   }
   const status = yield* run(where.repoRoot, ["status", "--porcelain", "--", ...config.immutable.map(inRepo)]).pipe(
     Effect.orElseSucceed(() => "")
@@ -99,6 +138,33 @@ export const checkCheckout = Effect.fnUntraced(function*(where: ResearchPaths, c
     Effect.orElseSucceed(() => "")
   )
   return mutableStatus === "" ? [] : [`uncommitted changes to mutable files are not part of the research: ${mutableStatus.split("\n").map((line) => line.slice(3)).join(", ")}`]
+})
+
+/**
+ * Records the hashes of the local modules the config imports at a research run's first
+ * start, in the state directory, and refuses a resume after any of them changed: the
+ * experiments so far were kept by the old code.
+ */
+export const sealConfigModules = Effect.fnUntraced(function*(where: ResearchPaths, configModules: ReadonlyArray<string>) {
+  const seal = sealOf(where.repoRoot, modulesInRepo(where, configModules).relative)
+  const file = path.join(where.stateDir, "config-modules.json")
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(where.stateDir, { recursive: true })
+    fs.writeFileSync(file, JSON.stringify(seal, null, 2) + "\n")
+    return seal
+  }
+  const recorded = yield* Effect.try({
+    try: () => JSON.parse(fs.readFileSync(file, "utf8")) as Seal,
+    catch: () => new ResearchError({ reason: `${file} is not readable JSON`, fix: "restore it, or start a new --tag" })
+  })
+  const changed = changedPaths(recorded, seal)
+  if (changed.length > 0) {
+    return yield* new ResearchError({
+      reason: `modules the config imports changed since this research run began: ${changed.join(", ")}`,
+      fix: "the experiments so far were kept by the old code: restore them, or start a new --tag"
+    })
+  }
+  return seal
 })
 
 /** One loop per tag at a time (created exclusively); a lock left by a killed process is taken over. */
