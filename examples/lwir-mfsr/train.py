@@ -38,7 +38,7 @@ W_SSIM = 0.0             # @knob float 0.0..1.0
 W_GRADIENT = 0.0         # @knob float 0.0..1.0
 W_FFT = 0.0              # @knob float 0.0..0.1
 W_LR_CONSISTENCY = 0.0   # @knob float 0.0..1.0
-LEARNING_RATE = 1e-3     # @knob log 1e-4..1e-2
+LEARNING_RATE = 2e-3     # @knob log 1e-4..1e-2
 WEIGHT_DECAY = 1e-4      # @knob log 1e-6..1e-2
 BATCH_SIZE = 8           # @knob int 2..32
 WARMUP_FRACTION = 0.05   # @knob float 0.0..0.2
@@ -54,7 +54,9 @@ def anchor_of(features):
 
 
 class SoftmaxFusion(mfsr.Fusion):
-    """A learned per-pixel weight for every frame (softmax over frames); starts as the mean."""
+    """A learned per-pixel weight for every frame (softmax over frames), mixed into the
+    reference frame's features through a learned gate per channel. It starts as the
+    reference frame alone (the single-frame path) and learns how much the others add."""
 
     def __init__(self, channels, width):
         super().__init__()
@@ -62,12 +64,14 @@ class SoftmaxFusion(mfsr.Fusion):
                                    nn.Conv2d(width, 1, 3, padding=1))
         nn.init.zeros_(self.score[-1].weight)
         nn.init.zeros_(self.score[-1].bias)
+        self.gate = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, features):
         b, n, c, h, w = features.shape
         anchor = anchor_of(features)[:, None].expand(b, n, c, h, w)
         logits = self.score(torch.cat([anchor, features], dim=2).reshape(b * n, 2 * c, h, w)).reshape(b, n, 1, h, w)
-        return (torch.softmax(logits, dim=1) * features).sum(dim=1)
+        mixed = (torch.softmax(logits, dim=1) * features).sum(dim=1)
+        return features[:, 0] + self.gate * (mixed - features[:, 0])
 
 
 class MeanFusion(mfsr.Fusion):
