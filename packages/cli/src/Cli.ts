@@ -104,7 +104,6 @@ const run = Command.make(
     const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
     const where = yield* Research.paths(dir, tag)
     const warnings = yield* Research.checkCheckout(where, config, modules)
-    yield* Research.sealConfigModules(where, modules)
     for (const warning of warnings) yield* write(`warning: ${warning}\n`)
     const version = yield* checkPython(config.python)
     const proposer = yield* chooseProposer({
@@ -119,6 +118,8 @@ const run = Command.make(
     const runner = config.runner ?? LocalRunner.layer(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb })
     const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
     yield* write(`autoresearch: ${dir === process.cwd() ? "." : shown(dir)} on branch ${where.branch} (${version}, proposer ${proposer.name}: ${proposer.why})\n`)
+    // Only once every check has passed: a refused start leaves no state behind.
+    yield* Research.sealConfigModules(where, modules)
     const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, scorer, runner)
     const summary = yield* Effect.gen(function*() {
       const printer = yield* follow(config, yield* (yield* Journal).entries)
