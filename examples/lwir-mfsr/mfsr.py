@@ -15,12 +15,13 @@ weights by name, strictly, so a train.py that changes them is refused.
                         the registered mean of the burst (the classical multi-frame baseline)
 
 Alignment: a global sub-pixel shift per frame from phase correlation at LR (no
-parameters, exact for the translations a hand-held or vibrating camera makes, and right
-from the first step), refined by a small learned flow network at LR whose output starts
+parameters, suited to the translations a hand-held or vibrating camera makes: a median
+error of 0.087 LR px on 32x32 test patches), refined by a small learned flow network at LR whose output starts
 at zero (rotation, lens distortion, local motion). Features are warped with bilinear
-sampling, the frames for the baseline with bicubic. Deformable alignment (EDVR) needs torchvision's ops and hours of training, and
-pretrained flow networks (SpyNet, RAFT) need weights this project cannot download; this
-trains within a 10-minute budget on a 16 GB card and runs on a CPU.
+sampling, the frames for the baseline with bicubic. Deformable alignment (EDVR) needs
+torchvision's ops and hours of training, and pretrained flow networks (SpyNet, RAFT) need
+weights this project cannot download; this one is right from the first step, and trains
+on a CPU in CI (2,864 steps in 120 s on 4-frame bursts; not yet measured on a GPU).
 
 Encoder: by default a small EDSR-style residual network like phase 1's baseline. After
 `autoresearch promote` from a phase-1 run, `promoted/model.pt` (phase 1's TorchScript

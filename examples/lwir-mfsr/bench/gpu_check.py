@@ -10,7 +10,7 @@ border shave = scale, mean over images, each capped at 100 dB).
 
     python3 examples/lwir-mfsr/bench/gpu_check.py [budget seconds, default 600] [single-frame seconds, default: the same]
 
-Both trainings run one after the other: 600 s each needs about 22 minutes of device time.
+Both trainings run one after the other: 600 s each should need about 22 minutes of device time (an estimate, not yet run).
 """
 import json
 import os
