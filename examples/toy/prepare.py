@@ -19,6 +19,7 @@ import sys
 
 N_TRAIN = 400
 N_VAL = 200
+N_TEST = 200
 NOISE = 0.1
 X_RANGE = 2.0
 
@@ -28,16 +29,27 @@ def target(x):
 
 
 # ---------------------------------------------------------------------------
-# Data cache: train/ (seen by train.py), inputs/ (seen by predict), hidden/ (scorer only)
+# Data cache: train/ (seen by train.py), inputs/ (seen by predict), hidden/ (scorer only),
+# and test/ laid out like the cache (test/inputs, test/hidden), which only verify reads.
 
 def prepare(cache_dir, seed):
     rng = random.Random(seed)
     xs = [rng.uniform(-X_RANGE, X_RANGE) for _ in range(N_TRAIN + N_VAL)]
     ys = [target(x) + rng.gauss(0.0, NOISE) for x in xs]
-    write(os.path.join(cache_dir, "train", "data.json"), {"x": xs[:N_TRAIN], "y": ys[:N_TRAIN]})
-    write(os.path.join(cache_dir, "inputs", "x.json"), xs[N_TRAIN:])
-    write(os.path.join(cache_dir, "hidden", "y.json"), ys[N_TRAIN:])
-    print(f"wrote {N_TRAIN} training and {N_VAL} validation points to {cache_dir}")
+    # Drawn after the others, so that training and validation are what they were before the test split.
+    test_xs = [rng.uniform(-X_RANGE, X_RANGE) for _ in range(N_TEST)]
+    xs += test_xs
+    ys += [target(x) + rng.gauss(0.0, NOISE) for x in test_xs]
+    train_y = ys[:N_TRAIN]
+    write(os.path.join(cache_dir, "train", "data.json"), {"x": xs[:N_TRAIN], "y": train_y})
+    # The training mean is the baseline a model must beat; the scorer reads it beside the targets.
+    mean = sum(train_y) / len(train_y)
+    splits = {"": (N_TRAIN, N_TRAIN + N_VAL), "test": (N_TRAIN + N_VAL, N_TRAIN + N_VAL + N_TEST)}
+    for split, (start, end) in splits.items():
+        write(os.path.join(cache_dir, split, "inputs", "x.json"), xs[start:end])
+        write(os.path.join(cache_dir, split, "hidden", "y.json"), ys[start:end])
+        write(os.path.join(cache_dir, split, "hidden", "train_mean.json"), mean)
+    print(f"wrote {N_TRAIN} training, {N_VAL} validation and {N_TEST} test points to {cache_dir}")
 
 
 def write(path, value):
@@ -77,8 +89,7 @@ def score(run_dir, cache_dir):
     if not all(isinstance(p, (int, float)) and math.isfinite(p) for p in predictions):
         return {"status": "invalid", "reason": "non-finite predictions", "metrics": {}}
     mse = sum((p - t) ** 2 for p, t in zip(predictions, targets)) / len(targets)
-    train_y = read(os.path.join(cache_dir, "train", "data.json"))["y"]
-    mean = sum(train_y) / len(train_y)
+    mean = read(os.path.join(cache_dir, "hidden", "train_mean.json"))
     baseline = sum((mean - t) ** 2 for t in targets) / len(targets)
     return {"metrics": {"val_mse": mse, "mean_mse": baseline}, "gate": {"name": "mean", "value": baseline}}
 

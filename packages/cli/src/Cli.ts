@@ -4,44 +4,39 @@
  * carries a run's best kept experiment into another research directory; `metrics`
  * compares two images; `doctor` checks the machine.
  */
-import { bestEntry, Journal, type JournalEntry, Loop, LoopEvents, readJournal, Research, type ResolvedConfig } from "@autoresearch/core"
-import { CommandScorer } from "@autoresearch/metrics"
-import { LocalRunner } from "@autoresearch/runners"
+import {
+  bestEntry,
+  Journal,
+  type JournalEntry,
+  type LoopEvent,
+  Loop,
+  LoopEvents,
+  readJournal,
+  readNoise,
+  readVerifications,
+  Research,
+  type ResolvedConfig,
+  Trials,
+  Verify
+} from "@autoresearch/core"
 import { Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CliError, defaultTag, loadConfig } from "./LoadConfig.ts"
 import { doctor } from "./Doctor.ts"
 import { metrics } from "./MetricsCommand.ts"
+import { open, shown, write } from "./Open.ts"
 import { promote } from "./PromoteCommand.ts"
 import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
 import { chooseProposer, proposerNames } from "./ProposerChoice.ts"
-import { table } from "./Table.ts"
+import { noiseLine, table, verifyTable } from "./Table.ts"
 
 const dirArgument = Argument.String("dir").pipe(Argument.withDescription("The research directory (holds autoresearch.config.ts)"))
 const tagFlag = Flag.String("tag").pipe(
   Flag.withDescription("Name of the research run (branch autoresearch/<tag>); defaults to the directory's name"),
   Flag.optional
 )
-
-const checkPython = (python: ReadonlyArray<string>) =>
-  Effect.try({
-    try: () => execFileSync(python[0]!, [...python.slice(1), "--version"], { stdio: "pipe", timeout: 30_000 }).toString().trim(),
-    catch: () =>
-      new CliError({ reason: `python not found: '${python.join(" ")}' (install it, or set \`python\` in autoresearch.config.ts)` })
-  })
-
-const scorerLayer = (config: ResolvedConfig) => {
-  if (config.scorer !== undefined) return Effect.succeed(config.scorer)
-  if (config.phases.score !== undefined) {
-    return Effect.succeed(CommandScorer.layer({ command: [...config.python, ...config.phases.score], metric: config.metric.name }))
-  }
-  return Effect.fail(new CliError({ reason: "no scorer: set `phases.score` or `scorer` in autoresearch.config.ts" }))
-}
-
-const write = (text: string) => Effect.sync(() => process.stdout.write(text))
 
 /** Follows the loop's events: a redrawn live line on a TTY, plain lines otherwise. */
 const follow = (config: ResolvedConfig, earlier: ReadonlyArray<JournalEntry>) =>
@@ -90,22 +85,24 @@ const run = Command.make(
       Flag.withDescription("Stop when the journal holds this many experiments (the baseline included)"),
       Flag.optional
     ),
-    budget: Flag.Int("budget").pipe(Flag.withDescription("Training seconds per experiment (overrides the config)"), Flag.optional)
+    budget: Flag.Int("budget").pipe(Flag.withDescription("Training seconds per experiment (overrides the config)"), Flag.optional),
+    verifySeeds: Flag.Int("verify-seeds").pipe(
+      Flag.withDescription("At the end, verify the best and the baseline with this many fresh seeds where the data has a test split (0: no verify; default budget.verifySeeds, else 2)"),
+      Flag.optional
+    )
   },
   Effect.fnUntraced(function*(input) {
-    const dir = path.resolve(input.dir)
     if (Option.isSome(input.budget) && input.budget.value <= 0) {
       return yield* new CliError({ reason: "--budget must be a positive number of seconds" })
     }
-    const { config, modules } = yield* loadConfig(dir, {
+    if (Option.isSome(input.verifySeeds) && input.verifySeeds.value < 0) {
+      return yield* new CliError({ reason: "--verify-seeds must be 0 (no verify) or more" })
+    }
+    const opened = yield* open(input, {
       ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
       ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
     })
-    const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
-    const where = yield* Research.paths(dir, tag)
-    const warnings = yield* Research.checkCheckout(where, config, modules)
-    for (const warning of warnings) yield* write(`warning: ${warning}\n`)
-    const version = yield* checkPython(config.python)
+    const { config, where } = opened
     const proposer = yield* chooseProposer({
       choice: input.proposer,
       env: process.env,
@@ -114,24 +111,93 @@ const run = Command.make(
       ...Option.match(input.model, { onNone: () => ({}), onSome: (model) => ({ model }) }),
       prefetch: input.prefetch
     })
-    const scorer = yield* scorerLayer(config)
-    const runner = config.runner ?? LocalRunner.layer(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb })
-    const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
-    yield* write(`autoresearch: ${dir === process.cwd() ? "." : shown(dir)} on branch ${where.branch} (${version}, proposer ${proposer.name}: ${proposer.why})\n`)
+    yield* write(
+      `autoresearch: ${opened.dir === process.cwd() ? "." : shown(opened.dir)} on branch ${where.branch} (${opened.version}, proposer ${proposer.name}: ${proposer.why})\n`
+    )
     // Only once every check has passed: a refused start leaves no state behind.
-    yield* Research.sealConfigModules(where, modules)
-    const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, scorer, runner)
-    const summary = yield* Effect.gen(function*() {
-      const printer = yield* follow(config, yield* (yield* Journal).entries)
-      const result = yield* Loop.run(config, where)
+    yield* Research.sealConfigModules(where, opened.modules)
+    const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, opened.scorer, opened.runner)
+    const verifySeeds = Option.getOrElse(input.verifySeeds, () => config.budget.verifySeeds)
+    const { summary, noise, verification } = yield* Effect.gen(function*() {
+      const journal = yield* Journal
+      const printer = yield* follow(config, yield* journal.entries)
+      const summary = yield* Loop.run(config, where)
       yield* Fiber.join(printer)
-      return result
+      // At the end of a run, where the data has a test split: the best and the baseline again, with fresh seeds.
+      const verification = verifySeeds > 0 && Trials.hasTestSplit(where.cacheDir) && summary.best !== undefined
+        ? yield* followWhile(Verify.run(config, where, { seeds: verifySeeds }), config.metric.name, ["VerifyRun"])
+        : undefined
+      return { summary, noise: (yield* journal.noise).at(-1), verification }
     }).pipe(Effect.scoped, Effect.provide(services))
-    yield* write(`\n${table(summary.entries, config.metric)}\n\n`)
+    yield* write(`\n${table(summary.entries, config.metric, noise)}\n${noiseLine(noise, config.metric)}\n\n`)
+    if (verification !== undefined) yield* write(`${verifyTable(verification)}\n\n`)
     yield* write(`journal: ${shown(path.join(where.stateDir, "journal.jsonl"))}\nresults: ${shown(path.join(where.stateDir, "results.tsv"))}\n`)
     if (summary.best?.commit) yield* write(`best commit: ${summary.best.commit} (git checkout ${where.branch})\n`)
   })
 ).pipe(Command.withDescription("Run (or resume) the research loop on a research directory"))
+
+/**
+ * Prints the line of each event of the `tags` while `effect` runs. Only those: a new
+ * subscriber is replayed the loop's last events, which were printed already.
+ */
+const followWhile = <A, E, R>(effect: Effect.Effect<A, E, R>, metric: string, tags: ReadonlyArray<LoopEvent["_tag"]>) =>
+  Effect.gen(function*() {
+    const events = yield* LoopEvents
+    const printer = yield* Effect.forkScoped(Stream.runForEach(events.subscribe, (event) => {
+      const line = tags.includes(event._tag) ? eventLine(event, { name: metric }) : undefined
+      return line === undefined ? Effect.void : write(`${line}\n`)
+    }))
+    const result = yield* effect
+    // Let the printer catch up with what was published before stopping it.
+    yield* Effect.yieldNow
+    yield* Fiber.interrupt(printer)
+    return result
+  })
+
+/** Opens a research run for a command that trains without proposing: `noise` and `verify`. */
+const openForTrials = Effect.fnUntraced(function*(input: { readonly dir: string; readonly tag: Option.Option<string> }) {
+  const opened = yield* open(input)
+  yield* Research.sealConfigModules(opened.where, opened.modules)
+  return { ...opened, services: Layer.mergeAll(Research.layer(opened.where, opened.config), opened.scorer, opened.runner) }
+})
+
+const noise = Command.make(
+  "noise",
+  {
+    dir: dirArgument,
+    tag: tagFlag,
+    runs: Flag.Int("runs").pipe(Flag.withDescription("Trainings of the research branch's head, each with its own seed"), Flag.withDefault(4))
+  },
+  Effect.fnUntraced(function*(input) {
+    if (input.runs < 2) return yield* new CliError({ reason: "--runs must be 2 or more: a spread needs two values" })
+    const { config, where, services } = yield* openForTrials(input)
+    const floor = yield* followWhile(Loop.noise(config, where, input.runs), config.metric.name, ["Prepared", "PhaseFinished", "NoiseRun", "NoiseMeasured"]).pipe(Effect.scoped, Effect.provide(services))
+    yield* write(`${noiseLine(floor, config.metric)}\nvalues: ${floor.values.map((value, k) => `seed ${floor.seeds[k]} ${value.toFixed(4)}`).join(", ")}\n`)
+  })
+).pipe(Command.withDescription("Measure the noise floor: train the branch head several times with different seeds and record the spread"))
+
+const verify = Command.make(
+  "verify",
+  {
+    dir: dirArgument,
+    tag: tagFlag,
+    commit: Flag.String("commit").pipe(Flag.withDescription("A kept commit to verify (default: the best kept one)"), Flag.optional),
+    seeds: Flag.Int("seeds").pipe(Flag.withDescription("Fresh seeds to train each commit with"), Flag.withDefault(2))
+  },
+  Effect.fnUntraced(function*(input) {
+    if (input.seeds < 1) return yield* new CliError({ reason: "--seeds must be 1 or more" })
+    const { config, where, services } = yield* openForTrials(input)
+    const verification = yield* followWhile(
+      Verify.run(config, where, { commit: Option.getOrUndefined(input.commit), seeds: input.seeds }),
+      config.metric.name,
+      ["Prepared", "PhaseFinished", "VerifyRun"]
+    ).pipe(
+      Effect.scoped,
+      Effect.provide(services)
+    )
+    yield* write(`\n${verifyTable(verification)}\n`)
+  })
+).pipe(Command.withDescription("Train the best kept commit and the baseline again with fresh seeds; score validation and the held-out test split"))
 
 const status = Command.make(
   "status",
@@ -144,11 +210,14 @@ const status = Command.make(
     const file = path.join(where.stateDir, "journal.jsonl")
     if (!fs.existsSync(file)) return yield* new CliError({ reason: `no research run '${tag}' yet (run \`autoresearch run ${input.dir}\`)` })
     const { entries } = readJournal(file)
-    yield* write(`${where.branch}: ${entries.length} experiments\n${table(entries, loaded.config.metric)}\n`)
+    const noise = readNoise(path.join(where.stateDir, "noise.jsonl")).entries.at(-1)
+    const verification = readVerifications(path.join(where.stateDir, "verify.jsonl")).entries.at(-1)
+    yield* write(`${where.branch}: ${entries.length} experiments\n${table(entries, loaded.config.metric, noise)}\n${noiseLine(noise, loaded.config.metric)}\n`)
+    if (verification !== undefined) yield* write(`\n${verifyTable(verification)}\n`)
   })
-).pipe(Command.withDescription("Print the experiments of a research run and the best so far"))
+).pipe(Command.withDescription("Print the experiments of a research run, the noise floor, and the last verification"))
 
 export const cli = Command.make("autoresearch").pipe(
   Command.withDescription("Autonomous research loops: propose, train under a budget, score, keep only improvements"),
-  Command.withSubcommands([run, status, promote, metrics, doctor])
+  Command.withSubcommands([run, status, noise, verify, promote, metrics, doctor])
 )

@@ -63,6 +63,13 @@ export const eventLine = (event: LoopEvent, metric: Pick<MetricSpec, "name">): s
       const why = event.entry.status === "keep" || event.entry.status === "discard" ? event.decision.reason : event.entry.reason
       return `#${event.id} ${event.entry.status}${value === undefined ? "" : ` ${metric.name}=${formatMetric(value)}`}: ${why ?? ""}`
     }
+    case "NoiseRun":
+      return `noise run ${event.run}/${event.of} (seed ${event.seed}): ${event.value === undefined ? "failed" : `${metric.name}=${formatMetric(event.value)}`}`
+    case "NoiseMeasured":
+      return `noise floor: sd ${formatMetric(event.noise.sd)}, MAD ${formatMetric(event.noise.mad)} over ${event.noise.values.length} seeds` +
+        (event.threshold === undefined ? "" : `; keep threshold ${formatMetric(event.threshold)}`)
+    case "VerifyRun":
+      return `verify ${event.role} #${event.id} seed ${event.seed}: validation ${formatMetric(event.validation)}, test ${formatMetric(event.test)}`
     case "LoopFinished":
       return `finished: ${event.reason}`
     default:

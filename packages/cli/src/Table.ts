@@ -1,16 +1,66 @@
 /**
- * The experiments table that `autoresearch status` and the end of `autoresearch run`
- * print: one row per experiment, the metric's difference to the best, and the best.
+ * The tables `autoresearch status`, `run` and `verify` print: one row per experiment with
+ * the metric's difference to the best and, for each keep, its gain in units of the noise
+ * floor; the noise floor itself; and a verification's validation/test table.
  */
-import { bestEntry, type JournalEntry, type MetricSpec } from "@autoresearch/core"
+import {
+  bestEntry,
+  confidence,
+  Environment,
+  incumbentValue,
+  type JournalEntry,
+  type MetricSpec,
+  type NoiseFloor,
+  type Sample,
+  threshold,
+  type Verification
+} from "@autoresearch/core"
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length))
 
 export const formatMetric = (value: number | undefined) =>
   value === undefined ? "-" : Math.abs(value) >= 1000 || (Math.abs(value) < 0.001 && value !== 0) ? value.toExponential(3) : value.toFixed(4)
 
-export const table = (entries: ReadonlyArray<JournalEntry>, metric: Pick<MetricSpec, "name" | "direction">): string => {
+const signed = (value: number) => (value >= 0 ? "+" : "") + formatMetric(value)
+
+/**
+ * Each kept experiment's gain over the incumbent it beat (in the metric's direction),
+ * by id; the incumbent counts as the noise floor's mean when that was measured on it.
+ */
+export const keptGains = (
+  entries: ReadonlyArray<JournalEntry>,
+  metric: Pick<MetricSpec, "name" | "direction">,
+  noise: NoiseFloor | undefined
+): Map<number, number> => {
+  const gains = new Map<number, number>()
+  let incumbent: JournalEntry | undefined
+  for (const entry of entries) {
+    if (entry.status !== "keep") continue
+    const value = entry.metrics[metric.name]
+    const before = incumbentValue(incumbent, metric.name, noise)
+    if (value !== undefined && before !== undefined) gains.set(entry.id, (metric.direction === "max" ? 1 : -1) * (value - before))
+    incumbent = entry
+  }
+  return gains
+}
+
+/** The noise floor in one line, with the keep threshold it gives. */
+export const noiseLine = (noise: NoiseFloor | undefined, metric: Pick<MetricSpec, "name"> & { readonly minDelta?: number | "auto" | undefined }) => {
+  const rule = metric.minDelta ?? 0
+  const keep = threshold(rule, noise)
+  const keepText = keep === undefined ? "" : `; keep threshold ${formatMetric(keep)}${rule === "auto" ? " (auto: 2 sd)" : " (configured)"}`
+  return noise === undefined
+    ? `noise floor: not measured (budget.noiseRuns, or autoresearch noise)${keepText}`
+    : `noise floor: sd ${formatMetric(noise.sd)}, MAD ${formatMetric(noise.mad)} over ${noise.values.length} seeds of ${noise.commit.slice(0, 7)}${keepText}`
+}
+
+export const table = (
+  entries: ReadonlyArray<JournalEntry>,
+  metric: Pick<MetricSpec, "name" | "direction">,
+  noise?: NoiseFloor
+): string => {
   if (entries.length === 0) return "no experiments yet"
+  const gains = keptGains(entries, metric, noise)
   const best = bestEntry(entries, metric)
   const bestValue = best?.metrics[metric.name]
   const rows = entries.map((entry) => {
@@ -22,12 +72,17 @@ export const table = (entries: ReadonlyArray<JournalEntry>, metric: Pick<MetricS
       entry.status,
       formatMetric(value),
       delta,
+      (() => {
+        const gain = gains.get(entry.id)
+        const inMads = gain === undefined ? undefined : confidence(gain, noise)
+        return inMads === undefined ? "" : `${inMads.toFixed(1)}`
+      })(),
       `${(entry.seconds.total ?? 0).toFixed(1)}s`,
       entry.description + (entry.flags.length > 0 ? ` [${entry.flags.join(", ")}]` : "") +
         (entry.status !== "keep" && entry.status !== "discard" && entry.reason ? ` (${entry.reason})` : "")
     ]
   })
-  const header = ["id", "commit", "status", metric.name, "vs best", "time", "description"]
+  const header = ["id", "commit", "status", metric.name, "vs best", "gain/MAD", "time", "description"]
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     cells.map((cell, column) => (column === cells.length - 1 ? cell : pad(cell, widths[column]!))).join("  ")
@@ -35,4 +90,41 @@ export const table = (entries: ReadonlyArray<JournalEntry>, metric: Pick<MetricS
     ? "best: none kept yet"
     : `best: #${best.id} ${metric.name} ${formatMetric(bestValue)} (${metric.direction === "max" ? "higher" : "lower"} is better) at ${best.commit?.slice(0, 7)}: ${best.description}`
   return [line(header), ...rows.map(line), "", bestLine].join("\n")
+}
+
+const describeSample = (one: Sample | null) =>
+  one === null
+    ? "-"
+    : `${formatMetric(one.mean)}${one.values.length > 1 ? ` ± ${formatMetric(one.sd)}` : ""}${one.failed.length > 0 ? ` (${one.failed.length} failed)` : ""}`
+
+/** A verification as a table: recorded, validation and test (mean ± sd over seeds), their gap, and the verdicts. */
+export const verifyTable = (verification: Verification): string => {
+  const seeds = Math.max(...verification.rows.map((row) => (row.validation?.seeds.length ?? 0) + (row.validation?.failed.length ?? 0)))
+  const rows = verification.rows.map((row) => [
+    row.role === "baseline" ? "baseline #0" : `best #${row.id}`,
+    row.commit.slice(0, 7),
+    formatMetric(row.recorded),
+    describeSample(row.validation),
+    describeSample(row.test),
+    row.validation === null || row.test === null ? "-" : signed(row.validation.mean - row.test.mean)
+  ])
+  const header = ["", "commit", "recorded", "validation", "test", "val - test"]
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
+  const line = (cells: ReadonlyArray<string>) => cells.map((cell, column) => pad(cell, widths[column]!)).join("  ").trimEnd()
+  const best = verification.rows.find((row) => row.role === "best") ?? verification.rows[0]!
+  const verdicts = [
+    verification.reproduces === null
+      ? "reproduces: cannot tell (no spread known: measure the noise floor, or verify with 2 seeds or more)"
+      : `reproduces: ${verification.reproduces ? "yes" : "NO"} (validation ${formatMetric(best.validation?.mean)} vs recorded ${formatMetric(best.recorded)}, tolerance ${formatMetric(verification.tolerance ?? undefined)} = 2 sd)`,
+    verification.testGain === null
+      ? "test gain over the baseline: -"
+      : `test gain over the baseline: ${signed(verification.testGain)} (${verification.testGainReal === null ? "cannot tell without a spread" : verification.testGainReal ? "real: more than twice its standard error" : "NOT more than twice its standard error"})`
+  ]
+  return [
+    `verify ${verification.metric} (${verification.direction === "max" ? "higher" : "lower"} is better), ${seeds} fresh seed${seeds === 1 ? "" : "s"} each, ${Environment.describe(verification.env)}`,
+    line(header),
+    ...rows.map(line),
+    ...verdicts,
+    ...verification.warnings.map((warning) => `warning: ${warning}`)
+  ].join("\n")
 }

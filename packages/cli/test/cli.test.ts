@@ -83,7 +83,7 @@ const waitFor = async (what: string, condition: () => boolean, timeoutMs = 30_00
 /** The experiments table of `run`/`status` output: from its header to the `best:` line. */
 const tableOf = (stdout: string) => {
   const lines = stdout.split("\n")
-  const start = lines.findIndex((line) => /^id\s+commit\s+status\s+val_mse\s+vs best\s+time\s+description$/.test(line))
+  const start = lines.findIndex((line) => /^id\s+commit\s+status\s+val_mse\s+vs best\s+gain\/MAD\s+time\s+description$/.test(line))
   const end = lines.findIndex((line, index) => index > start && line.startsWith("best:"))
   expect(start, `no table in:\n${stdout}`).toBeGreaterThanOrEqual(0)
   expect(end, `no best: line in:\n${stdout}`).toBeGreaterThan(start)

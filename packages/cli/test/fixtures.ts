@@ -23,8 +23,11 @@ export interface ToyRepo {
   readonly cleanup: () => void
 }
 
-/** A new git repository with examples/toy committed under `research/`; candidates live outside it. */
-export const makeToyRepo = (options: { readonly configPatch?: (text: string) => string } = {}): ToyRepo => {
+/**
+ * A new git repository with examples/toy committed under `research/`; candidates live
+ * outside it. The run-end `verify` is off (`verifySeeds: 0`) unless `verify` is set.
+ */
+export const makeToyRepo = (options: { readonly configPatch?: (text: string) => string; readonly verify?: boolean } = {}): ToyRepo => {
   const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "autoresearch-test-")))
   const root = path.join(base, "repo")
   const research = path.join(root, "research")
@@ -32,10 +35,14 @@ export const makeToyRepo = (options: { readonly configPatch?: (text: string) => 
   for (const file of ["prepare.py", "train.py", "program.md", "autoresearch.config.ts"]) {
     fs.copyFileSync(path.join(toyDir, file), path.join(research, file))
   }
-  if (options.configPatch) {
-    const file = path.join(research, "autoresearch.config.ts")
-    fs.writeFileSync(file, options.configPatch(fs.readFileSync(file, "utf8")))
+  const config = path.join(research, "autoresearch.config.ts")
+  let text = fs.readFileSync(config, "utf8")
+  if (options.verify !== true) {
+    const patched = text.replace("maxExperiments: 5 }", "maxExperiments: 5, verifySeeds: 0 }")
+    if (patched === text) throw new Error("the toy config's budget changed: update the fixture that turns verify off")
+    text = patched
   }
+  fs.writeFileSync(config, options.configPatch ? options.configPatch(text) : text)
   git(root, "init", "-q", "-b", "main")
   git(root, "add", "-A")
   git(root, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "research directory")

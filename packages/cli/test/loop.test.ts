@@ -249,6 +249,6 @@ describe("the loop on the toy research directory", () => {
       expect(journal[2]!.reason).toContain("not confirmed over 2 seeds")
       expect(discardedRef(repo, "confirm", 2)).toBe(journal[2]!.commit)
       expect(branchHead(repo, "confirm")).toBe(journal[1]!.commit)
-      expect(fs.existsSync(path.join(repo.stateDir("confirm"), "runs", "1-seed1", "train.log"))).toBe(true)
+      expect(fs.existsSync(path.join(repo.stateDir("confirm"), "runs", "1-seed1001", "train.log"))).toBe(true)
     }))
 })

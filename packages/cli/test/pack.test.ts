@@ -27,11 +27,11 @@ describe("packed packages", () => {
     const typescript = JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules/typescript/package.json"), "utf8")).version
     npm(project, "install", ...tarballs, `typescript@${typescript}`, "@types/node@24")
     fs.writeFileSync(path.join(project, "main.ts"), [
-      `import { defineResearch, keepRule, resolveConfig } from "@autoresearch/core"`,
+      `import { defineResearch, keepRule, resolveConfig, threshold } from "@autoresearch/core"`,
       `import { LocalRunner } from "@autoresearch/runners"`,
       `import { CommandScorer } from "@autoresearch/metrics"`,
       `const config = resolveConfig(defineResearch({ mutable: ["train.py"], phases: { train: ["train.py"] }, metric: { name: "m", direction: "max" }, budget: { experimentSeconds: 10 } }))`,
-      `const decision: { keep: boolean } = keepRule({ runStatus: "ok", score: { status: "ok", metrics: { m: 2 }, reported: {}, flags: [] } }, 1, config.metric)`,
+      `const decision: { keep: boolean } = keepRule({ runStatus: "ok", score: { status: "ok", metrics: { m: 2 }, reported: {}, flags: [] } }, 1, { ...config.metric, minDelta: threshold(config.metric.minDelta, undefined) })`,
       `console.log(JSON.stringify({ keep: decision.keep, runner: typeof LocalRunner.layer, scorer: typeof CommandScorer.layer }))`
     ].join("\n"))
     fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify({

@@ -25,8 +25,11 @@ export const MetricSpec = Schema.Struct({
   /** Name of the primary metric the scorer computes, e.g. `val_psnr`. */
   name: Schema.NonEmptyString,
   direction: Schema.Literals(["max", "min"]),
-  /** A candidate must beat the incumbent by more than this (noise). */
-  minDelta: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /**
+   * A candidate must beat the incumbent by more than this. A number, or `"auto"`: twice the
+   * standard deviation measured over the baseline's noise runs (`budget.noiseRuns`).
+   */
+  minDelta: Schema.optional(Schema.Union([Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), Schema.Literal("auto")])),
   /** Further metrics shown in results.tsv, e.g. `val_ssim`. */
   secondary: Schema.optional(Schema.Array(Schema.String))
 })
@@ -55,8 +58,24 @@ export const Budget = Schema.Struct({
   maxWallSeconds: Schema.optional(Seconds),
   /** Proposer spending (USD) over the whole research run. */
   maxCostUsd: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
-  /** Extra runs with other seeds a candidate must pass before a keep counts. */
-  confirmRuns: Schema.optional(Count)
+  /** Extra runs with new seeds a candidate must pass before a keep counts; the decision uses their mean. */
+  confirmRuns: Schema.optional(Count),
+  /**
+   * Extra trainings of the unchanged baseline, each with its own seed, that measure the
+   * noise floor at the start of a research run (0: none). `metric.minDelta: "auto"` needs 2 or more.
+   */
+  noiseRuns: Schema.optional(Count),
+  /**
+   * Fresh seeds `verify` trains the best and the baseline with at the end of a run, where
+   * the data cache has a test split (default 2; 0: no verify at the end).
+   */
+  verifySeeds: Schema.optional(Count),
+  /** Host memory (GB) each phase may use; the runner caps it (default: three quarters of the host's RAM). */
+  memoryGb: Schema.optional(Schema.Number.check(Schema.isGreaterThan(0))),
+  /** Processes and threads each phase may have at once (default 4096). */
+  maxProcesses: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0))),
+  /** Size (GB) the run directory of an experiment may reach (default 20). */
+  runDirGb: Schema.optional(Schema.Number.check(Schema.isGreaterThan(0)))
 })
 export type Budget = typeof Budget.Type
 
@@ -128,6 +147,14 @@ export const validateConfig = (input: unknown, source: string): Result.Result<Re
       ...(decoded.success.immutable === undefined ? {} : { immutable: decoded.success.immutable.map(normalisePath) }),
       ...(decoded.success.program === undefined ? {} : { program: normalisePath(decoded.success.program) })
     }
+    if (config.metric.minDelta === "auto" && (config.budget.noiseRuns ?? 0) < 2) {
+      return Result.fail(
+        new ConfigError({
+          source,
+          problems: [{ field: "metric.minDelta", reason: `"auto" sets the threshold from the noise floor: it needs budget.noiseRuns of 2 or more` }]
+        })
+      )
+    }
     const always = alwaysImmutable(config.program)
     const overlap = config.mutable.filter((file) => config.immutable?.includes(file) || always.includes(file))
     if (overlap.length > 0) {
@@ -171,7 +198,9 @@ export const resolveConfig = (config: ResearchConfig) => {
     startupSeconds: config.budget.startupSeconds ?? defaultStartupSeconds(grace),
     prepareSeconds: config.budget.prepareSeconds ?? 1800,
     predictSeconds: config.budget.predictSeconds ?? 300,
-    confirmRuns: config.budget.confirmRuns ?? 0
+    confirmRuns: config.budget.confirmRuns ?? 0,
+    noiseRuns: config.budget.noiseRuns ?? 0,
+    verifySeeds: config.budget.verifySeeds ?? 2
   },
   seed: config.seed ?? 0,
   sources: config.sources ?? [],

@@ -5,7 +5,9 @@
 import { Context, Effect, Layer, PubSub, Stream } from "effect"
 import type { Decision } from "./KeepRule.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
+import type { NoiseFloor } from "./Noise.ts"
 import type { Score } from "./Score.ts"
+import type { Verification } from "./Verification.ts"
 
 export type LoopEvent =
   | { readonly _tag: "Prepared"; readonly fingerprint: string; readonly reused: boolean }
@@ -14,6 +16,17 @@ export type LoopEvent =
   | { readonly _tag: "PhaseFinished"; readonly id: number; readonly phase: string; readonly seconds: number }
   | { readonly _tag: "Scored"; readonly id: number; readonly score: Score }
   | { readonly _tag: "Decided"; readonly id: number; readonly decision: Decision; readonly entry: JournalEntry }
+  | { readonly _tag: "NoiseRun"; readonly run: number; readonly of: number; readonly seed: number; readonly value: number | undefined }
+  | { readonly _tag: "NoiseMeasured"; readonly noise: NoiseFloor; readonly threshold: number | undefined }
+  | {
+    readonly _tag: "VerifyRun"
+    readonly role: "baseline" | "best"
+    readonly id: number
+    readonly seed: number
+    readonly validation: number | undefined
+    readonly test: number | undefined
+  }
+  | { readonly _tag: "Verified"; readonly verification: Verification }
   | { readonly _tag: "LoopFinished"; readonly reason: string; readonly best: JournalEntry | undefined }
 
 export class LoopEvents extends Context.Service<LoopEvents, {

@@ -37,6 +37,8 @@ export const ensureWorktree = Effect.fnUntraced(function*(options: WorktreeOptio
   )
   if (fs.existsSync(path.join(options.worktree, ".git"))) {
     const current = yield* git(simpleGit(options.worktree), ["rev-parse", "--abbrev-ref", "HEAD"])
+    // Detached by a `verify` that was cut short: back onto the branch.
+    if (current === "HEAD") return yield* git(simpleGit(options.worktree), ["checkout", "--force", "--quiet", options.branch, "--"])
     if (current !== options.branch) {
       return yield* new GitError({
         command: "worktree",
@@ -55,16 +57,22 @@ export interface GitRatchetOptions {
   readonly worktree: string
   /** The research branch, e.g. `autoresearch/<tag>`; names the refs of set-aside commits. */
   readonly branch: string
-  readonly metric: Pick<MetricSpec, "name" | "direction" | "minDelta">
+  readonly metric: Pick<MetricSpec, "name" | "direction">
 }
 
 export const make = (options: GitRatchetOptions) => {
   const repo = simpleGit(options.worktree)
   const head = git(repo, ["rev-parse", "HEAD"])
   const restore = Effect.gen(function*() {
+    yield* git(repo, ["checkout", "--force", "--quiet", options.branch, "--"])
     yield* git(repo, ["reset", "--hard", "--quiet", "HEAD"])
     yield* git(repo, ["clean", "-fdxq"])
   })
+  const checkout = (commit: string) =>
+    Effect.gen(function*() {
+      yield* git(repo, ["checkout", "--force", "--quiet", "--detach", commit, "--"])
+      yield* git(repo, ["clean", "-fdxq"])
+    })
   const setAside = (label: string, commit: string, parent: string) =>
     Effect.gen(function*() {
       yield* git(repo, ["update-ref", `${refPrefix(options.branch)}/${label}`, commit])
@@ -75,6 +83,7 @@ export const make = (options: GitRatchetOptions) => {
   return Ratchet.of({
     head,
     restore,
+    checkout,
     discard,
     setAside,
     commit: (message) =>
@@ -85,7 +94,7 @@ export const make = (options: GitRatchetOptions) => {
       }),
     decide: (input) =>
       Effect.gen(function*() {
-        const decision = keepRule(input.candidate, input.incumbent, options.metric)
+        const decision = keepRule(input.candidate, input.incumbent, { ...options.metric, minDelta: input.minDelta })
         if (decision.keep) yield* restore
         else yield* discard(input.id, input.commit, input.parent)
         return decision

@@ -3,6 +3,7 @@
  * its outcome, so a run can be audited, reported on and resumed.
  */
 import { Schema } from "effect"
+import { RunEnvironment } from "./Environment.ts"
 import { Cost } from "./Proposal.ts"
 
 export const EntryStatus = Schema.Literals(["keep", "discard", "crash", "timeout", "oom", "invalid"])
@@ -24,8 +25,11 @@ export const JournalEntry = Schema.Struct({
   source: Schema.optional(Schema.String),
   seconds: Schema.Record(Schema.String, Schema.Number),
   cost: Cost,
+  /** The data cache's fingerprint: with `commit` and `env`, what the result is bound to. */
   fingerprint: Schema.String,
   seed: Schema.Int,
+  /** Where it ran: Python, torch and CUDA versions, GPU and driver. */
+  env: Schema.optional(RunEnvironment),
   memoryGb: Schema.optional(Schema.Number),
   /** What the runner warned about, e.g. that the experiment ran without a sandbox. */
   warnings: Schema.optional(Schema.Array(Schema.String)),

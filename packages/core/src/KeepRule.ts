@@ -27,10 +27,15 @@ export type Decision = typeof Decision.Type
 export const beats = (a: number, b: number, direction: "max" | "min", delta = 0): boolean =>
   direction === "max" ? a - b > delta : b - a > delta
 
+/** What the keep rule compares: the metric, its direction, and the threshold in force (a number, `"auto"` resolved). */
+export interface KeepThreshold extends Pick<MetricSpec, "name" | "direction"> {
+  readonly minDelta?: number | undefined
+}
+
 export const keepRule = (
   candidate: Candidate,
   incumbent: number | undefined,
-  metric: Pick<MetricSpec, "name" | "direction" | "minDelta">
+  metric: KeepThreshold
 ): Decision => {
   const { score } = candidate
   if (candidate.runStatus !== "ok") return { keep: false, reason: `run ended with ${candidate.runStatus}`, flags: [] }

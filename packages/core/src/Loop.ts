@@ -4,53 +4,25 @@
  * out or the proposer has nothing left. It resumes from git and the journal: an
  * experiment cut short is run again, and none is recorded twice.
  */
-import { Clock, Effect, Schema } from "effect"
-import * as fs from "node:fs"
+import { Clock, Effect } from "effect"
 import * as path from "node:path"
-import { budgetLeft, overBudget, stopReason } from "./Budgets.ts"
+import { budgetLeft, stopReason } from "./Budgets.ts"
 import type { ResolvedConfig } from "./Config.ts"
+import * as Environment from "./Environment.ts"
 import { LoopEvents } from "./Events.ts"
-import type { Experiment, Phase } from "./Experiment.ts"
 import { bestEntry, Journal } from "./Journal.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
 import { beats, type Decision, entryStatus, keepRule } from "./KeepRule.ts"
+import { confirmSeed, incumbentValue, type NoiseFloor, noiseSeed, spread, threshold } from "./Noise.ts"
 import { zeroCost, type Proposal } from "./Proposal.ts"
-import { cacheLayout, experimentPhases, preparePhase } from "./Plan.ts"
 import { Proposer } from "./Proposer.ts"
 import { Ratchet } from "./Ratchet.ts"
-import { combineRunResults, type RunResult } from "./RunResult.ts"
-import { Runner } from "./Runner.ts"
-import type { Score } from "./Score.ts"
-import { Scorer } from "./Scorer.ts"
 import { readRegularFile } from "./SafeRead.ts"
-import { changedPaths, fingerprint, type Seal } from "./Seal.ts"
+import * as Trials from "./Trials.ts"
+import { LoopError, type LoopPaths } from "./Trials.ts"
 import { Workspace } from "./Workspace.ts"
 
-/** Where a research run keeps its state; see `Research.paths`. */
-export interface LoopPaths {
-  readonly stateDir: string
-  readonly cacheDir: string
-  readonly runsDir: string
-  /** Paths no phase may see besides the hidden targets (e.g. the repository's .git). */
-  readonly hidden: ReadonlyArray<string>
-}
-
-export class LoopError extends Schema.TaggedError<LoopError>()("LoopError", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return this.reason
-  }
-}
-
-export class ImmutableModified extends Schema.TaggedError<ImmutableModified>()("ImmutableModified", {
-  paths: Schema.Array(Schema.String),
-  when: Schema.String
-}) {
-  override get message() {
-    return `immutable files changed ${this.when}: ${this.paths.join(", ")}`
-  }
-}
+export { ImmutableModified, LoopError, type LoopPaths } from "./Trials.ts"
 
 export interface LoopSummary {
   readonly reason: string
@@ -59,80 +31,84 @@ export interface LoopSummary {
   readonly entries: ReadonlyArray<JournalEntry>
 }
 
-const finite = (record: Readonly<Record<string, number>>) =>
-  Object.fromEntries(Object.entries(record).filter(([, value]) => Number.isFinite(value)))
-
 /** The last lines of a log the experiment could have tampered with: never a FIFO or a link. */
 const tail = (file: string, lines = 40) => {
   const read = readRegularFile(file, 16_384, { fromEnd: true })
   return read._tag === "Text" ? read.text.split("\n").slice(-lines).join("\n") : ""
 }
 
+type OpenedTrials = Effect.Success<ReturnType<typeof Trials.open>>
+
+/**
+ * Trains the checked-out commit `runs` times with noise seeds and records the spread of
+ * the primary metric. `first`, when given, is a run already made (the baseline's, with
+ * the run's own seed), counted as one of the `runs`.
+ */
+const measureNoise = Effect.fnUntraced(function*(
+  config: ResolvedConfig,
+  trials: OpenedTrials,
+  options: { readonly commit: string; readonly runs: number; readonly first?: { readonly seed: number; readonly value: number } }
+) {
+  const journal = yield* Journal
+  const events = yield* LoopEvents
+  const seeds: Array<number> = []
+  const values: Array<number> = []
+  if (options.first !== undefined) {
+    seeds.push(options.first.seed)
+    values.push(options.first.value)
+  }
+  const failed: Array<string> = []
+  for (let k = 1; seeds.length + failed.length < options.runs; k++) {
+    const seed = noiseSeed(config.seed, k)
+    const trial = yield* trials.trial({ id: -1, seed, label: `noise-seed${seed}`, incumbent: undefined })
+    const value = trial.result.status === "ok" && trial.score?.status === "ok" ? trial.score.metrics[config.metric.name] : undefined
+    yield* events.publish({ _tag: "NoiseRun", run: seeds.length + failed.length + 1, of: options.runs, seed, value })
+    if (value === undefined || !Number.isFinite(value)) failed.push(`seed ${seed}: ${trial.result.reason ?? trial.score?.reason ?? trial.result.status}`)
+    else {
+      seeds.push(seed)
+      values.push(value)
+    }
+  }
+  if (values.length < 2) {
+    return yield* new LoopError({
+      reason: `the noise floor needs two runs that score; ${failed.length} of ${options.runs} failed (${failed.join("; ")})`
+    })
+  }
+  const noise: NoiseFloor = {
+    commit: options.commit,
+    metric: config.metric.name,
+    seeds,
+    values,
+    ...spread(values),
+    measuredAt: new Date(yield* Clock.currentTimeMillis).toISOString()
+  }
+  yield* journal.appendNoise(noise)
+  yield* events.publish({ _tag: "NoiseMeasured", noise, threshold: threshold(config.metric.minDelta, noise) })
+  return noise
+})
+
+/**
+ * Measures the noise floor on demand (`autoresearch noise`): trains the research branch's
+ * head (the baseline before any experiment, else the incumbent) `runs` times with noise
+ * seeds, and records it; a run with `minDelta: "auto"` keeps by the latest one.
+ */
+export const noise = Effect.fn("Loop.noise")(function*(config: ResolvedConfig, paths: LoopPaths, runs: number) {
+  if (!Number.isInteger(runs) || runs < 2) return yield* new LoopError({ reason: `the noise floor needs 2 runs or more, not ${runs}` })
+  const ratchet = yield* Ratchet
+  const journal = yield* Journal
+  const entries = yield* journal.entries
+  yield* ratchet.restore
+  const trials = yield* Trials.open(config, paths, { fingerprint: entries[0]?.fingerprint, resumed: entries.length > 0 })
+  return yield* measureNoise(config, trials, { commit: yield* ratchet.head, runs })
+})
+
 export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths: LoopPaths) {
   const proposer = yield* Proposer
-  const runner = yield* Runner
-  const scorer = yield* Scorer
   const ratchet = yield* Ratchet
   const workspace = yield* Workspace
   const journal = yield* Journal
   const events = yield* LoopEvents
   const startedMs = yield* Clock.currentTimeMillis
-  const cache = cacheLayout(paths.cacheDir)
-  const sources = config.sources.map((source) => path.resolve(workspace.dir, source))
-  // Raw data and held-out targets are for prepare and the scorer only.
-  const hiddenFromExperiments = [cache.hidden, ...sources, ...paths.hidden]
-
-  const makeExperiment = (id: string, seed: number, phases: ReadonlyArray<Phase>, hidden: ReadonlyArray<string> = hiddenFromExperiments): Experiment => {
-    const runDir = path.join(paths.runsDir, id)
-    fs.rmSync(runDir, { recursive: true, force: true })
-    fs.mkdirSync(runDir, { recursive: true })
-    return { id, workdir: workspace.dir, runDir, seed, phases, hidden }
-  }
-  /** Runs the phases one by one, publishing progress; stops at the first that fails. */
-  const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
-    const results: Array<RunResult> = []
-    for (const phase of experiment.phases) {
-      yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name })
-      const result = yield* runner.run({ ...experiment, phases: [phase] })
-      results.push(result)
-      yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: result.phases[0]?.seconds ?? 0 })
-      if (result.status !== "ok") break
-    }
-    return { ...combineRunResults(results), runDir: experiment.runDir } satisfies RunResult
-  })
-
-  /** One pass over the immutable files and the data cache, split into the two. */
-  const sealBoth = Effect.map(workspace.seal({ cache: paths.cacheDir }), (seal) => {
-    const entries = Object.entries(seal)
-    return {
-      immutable: Object.fromEntries(entries.filter(([key]) => !key.startsWith("cache/"))),
-      cache: Object.fromEntries(entries.filter(([key]) => key.startsWith("cache/")))
-    }
-  })
-  const cacheSeal = Effect.map(sealBoth, (both) => both.cache)
-
-  // Data cache: built once per research run by the trusted prepare phase, rebuilt if damaged.
-  const prepare = Effect.fnUntraced(function*(force: boolean) {
-    const marker = path.join(paths.stateDir, "cache.fingerprint")
-    if (!force && fs.existsSync(marker)) {
-      const recorded = fs.readFileSync(marker, "utf8").trim()
-      if (fingerprint(yield* cacheSeal) === recorded) return recorded
-    }
-    fs.rmSync(paths.cacheDir, { recursive: true, force: true })
-    for (const dir of Object.values(cache)) fs.mkdirSync(dir, { recursive: true })
-    const phase = preparePhase(config, paths.cacheDir, sources)
-    if (phase !== undefined) {
-      const result = yield* runPhases(-1, makeExperiment("prepare", config.seed, [phase], paths.hidden))
-      if (result.status !== "ok") {
-        return yield* new LoopError({
-          reason: `prepare failed (${result.reason ?? result.status}); log: ${result.phases[0]?.logPath}\n${result.logTail}`
-        })
-      }
-    }
-    const value = fingerprint(yield* cacheSeal)
-    fs.writeFileSync(marker, value + "\n")
-    return value
-  })
 
   /** Without a kept baseline nothing can be compared: the run stops and says how to go on. */
   const baselineFailed = (what: string) =>
@@ -154,27 +130,21 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
   }
   yield* ratchet.restore
 
-  const dataFingerprint = yield* prepare(false)
-  const recordedFingerprint = entries[0]?.fingerprint
-  if (recordedFingerprint !== undefined && recordedFingerprint !== dataFingerprint) {
-    return yield* new LoopError({
-      reason: `the data cache changed since this research run began (${recordedFingerprint} -> ${dataFingerprint}); start a new tag`
-    })
-  }
-  yield* events.publish({ _tag: "Prepared", fingerprint: dataFingerprint, reused: entries.length > 0 })
-  const atStart = yield* sealBoth
-  let cacheBaseline = atStart.cache
+  const trials = yield* Trials.open(config, paths, { fingerprint: entries[0]?.fingerprint, resumed: entries.length > 0 })
+  const dataFingerprint = trials.dataFingerprint
+  const env = Environment.probe(config.python)
 
-  // The immutable files' seal is fixed at the first start and checked on every resume.
-  const sealFile = path.join(paths.stateDir, "seal.json")
-  const immutableSeal = atStart.immutable
-  if (fs.existsSync(sealFile)) {
-    const recorded = JSON.parse(fs.readFileSync(sealFile, "utf8")) as Seal
-    const changed = changedPaths(recorded, immutableSeal)
-    if (changed.length > 0) return yield* new ImmutableModified({ paths: changed, when: "since this research run began" })
-  } else {
-    fs.writeFileSync(sealFile, JSON.stringify(immutableSeal, null, 2))
+  // The noise floor: measured once, right after the baseline (or on a resume that lacks it).
+  let noise = (yield* journal.noise).at(-1)
+  const wantsNoise = config.budget.noiseRuns >= 2
+  const measure = (entry: JournalEntry) => {
+    const value = entry.metrics[config.metric.name]
+    // The baseline's own run counts as one; a confirmed keep's value is a mean, so it does not.
+    const first = entry.id === 0 && value !== undefined ? { seed: entry.seed, value } : undefined
+    return measureNoise(config, trials, { commit: entry.commit!, runs: config.budget.noiseRuns, ...(first === undefined ? {} : { first }) })
   }
+  const lastKept = () => [...entries].reverse().find((entry) => entry.status === "keep")
+  if (wantsNoise && noise === undefined && lastKept() !== undefined) noise = yield* measure(lastKept()!)
 
   let ran = 0
   const spentUsd = () => entries.reduce((sum, entry) => sum + entry.cost.usd, 0)
@@ -202,8 +172,10 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
         return result
       })
     const parent = yield* ratchet.head
-    const incumbent = [...entries].reverse().find((entry) => entry.status === "keep")
-    const incumbentValue = incumbent?.metrics[config.metric.name]
+    const incumbent = lastKept()
+    const incumbentMetric = incumbentValue(incumbent, config.metric.name, noise)
+    const minDelta = threshold(config.metric.minDelta, noise) ?? 0
+    const rule = { ...config.metric, minDelta }
 
     let proposal: Proposal = { description: "baseline", hypothesis: "the unmodified code", edits: [] }
     if (id > 0) {
@@ -213,7 +185,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
         program: yield* workspace.program,
         files,
         journal: entries,
-        metric: config.metric,
+        metric: rule,
         lastFailure: lastFailed === undefined ? undefined : {
           id: lastFailed.id,
           status: lastFailed.status,
@@ -257,6 +229,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
           cost: proposal.cost ?? zeroCost,
           fingerprint: dataFingerprint,
           seed: config.seed,
+          env,
           startedAt,
           finishedAt,
           ...fields
@@ -283,38 +256,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     }
     const commit = id === 0 ? parent : yield* timed("commit", ratchet.commit(`autoresearch #${id}: ${proposal.description}`))
 
-    const evaluate = Effect.fnUntraced(function*(seed: number, label: string) {
-      const experiment = makeExperiment(label, seed, [])
-      const result = yield* runPhases(id, { ...experiment, phases: experimentPhases(config, cache, experiment.runDir, seed) })
-      const flags: Array<string> = []
-      const train = result.phases.find((phase) => phase.name === "train")
-      if (result.status === "ok" && train !== undefined && overBudget(train.seconds, config.budget)) flags.push("budget-exceeded")
-      const after = yield* sealBoth
-      const immutableChanged = changedPaths(immutableSeal, after.immutable)
-      const cacheChanged = changedPaths(cacheBaseline, after.cache)
-      if (immutableChanged.length > 0 || cacheChanged.length > 0) flags.push("immutable-modified")
-      if (cacheChanged.length > 0) {
-        const rebuilt = yield* prepare(true)
-        if (rebuilt !== dataFingerprint) {
-          return yield* new LoopError({ reason: `rebuilding the data cache gave another fingerprint (${rebuilt})` })
-        }
-        cacheBaseline = yield* cacheSeal
-      }
-      let score: Score | undefined
-      if (result.status === "ok") {
-        score = yield* scorer.score({ experiment, run: result, hiddenDir: cache.hidden, cacheDir: paths.cacheDir, stateDir: paths.stateDir, incumbent })
-        score = { ...score, metrics: finite(score.metrics), reported: finite(score.reported), flags: [...new Set([...score.flags, ...flags])] }
-        yield* events.publish({ _tag: "Scored", id, score })
-      } else if (flags.length > 0) {
-        score = { status: "invalid", reason: `immutable files changed`, metrics: {}, reported: {}, flags }
-      }
-      if (immutableChanged.length > 0 || cacheChanged.length > 0) {
-        score = { ...score!, status: "invalid", reason: `immutable files changed: ${[...immutableChanged, ...cacheChanged].join(", ")}` }
-      }
-      return { result, score }
-    })
-
-    const first = yield* evaluate(config.seed, String(id))
+    const first = yield* trials.trial({ id, seed: config.seed, label: String(id), incumbent })
     for (const phase of first.result.phases) seconds[phase.name] = phase.seconds
     let { score } = first
     const { result } = first
@@ -330,12 +272,13 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
         : { keep: false, reason: result.reason ?? score?.reason ?? "baseline failed", flags: [] }
     } else {
       const candidate = { runStatus: result.status, score }
-      decision = yield* ratchet.decide({ id, commit, parent, candidate, incumbent: incumbentValue })
+      decision = yield* ratchet.decide({ id, commit, parent, candidate, incumbent: incumbentMetric, minDelta })
       if (decision.keep && config.budget.confirmRuns > 0) {
-        // A keep counts only if the mean over other seeds still passes the rule.
+        // A keep counts only if the mean over new seeds still passes the rule.
         const values = [score!.metrics[config.metric.name]!]
         for (let k = 1; k <= config.budget.confirmRuns; k++) {
-          const again = yield* evaluate(config.seed + k, `${id}-seed${config.seed + k}`)
+          const seed = confirmSeed(config.seed, id, k)
+          const again = yield* trials.trial({ id, seed, label: `${id}-seed${seed}`, incumbent })
           const value = again.score?.status === "ok" && again.result.status === "ok"
             ? again.score.metrics[config.metric.name]
             : undefined
@@ -344,7 +287,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
         }
         const mean = values.reduce((a, b) => a + b, 0) / values.length
         const confirmed = { ...score!, metrics: { ...score!.metrics, [config.metric.name]: mean } }
-        const second = keepRule({ runStatus: "ok", score: confirmed }, incumbentValue, config.metric)
+        const second = keepRule({ runStatus: "ok", score: confirmed }, incumbentMetric, rule)
         if (!second.keep) {
           yield* ratchet.discard(id, commit, parent)
           decision = { ...second, reason: `not confirmed over ${values.length} seeds: ${second.reason}` }
@@ -358,7 +301,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       commit,
       metrics: score?.metrics ?? {},
       reported: score?.reported ?? {},
-      flags: [...new Set([...(score?.flags ?? []), ...decision.flags])],
+      flags: [...new Set([...(result.flags ?? []), ...(score?.flags ?? []), ...decision.flags])],
       reason: status === "keep" || result.status === "ok" ? decision.reason : (result.reason ?? result.status),
       ...(result.peakMemoryGb === undefined ? {} : { memoryGb: result.peakMemoryGb }),
       ...(result.warnings === undefined ? {} : { warnings: result.warnings }),
@@ -368,5 +311,6 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     if (id === 0 && !decision.keep) {
       return yield* baselineFailed(`failed: ${entry.reason}; log: ${result.phases.at(-1)?.logPath ?? "-"}`)
     }
+    if (id === 0 && wantsNoise && noise === undefined) noise = yield* measure(entry)
   }
 })

@@ -7,11 +7,17 @@ import * as path from "node:path"
 import type { ResolvedConfig } from "./Config.ts"
 import type { Phase } from "./Experiment.ts"
 
-/** The data cache: `train` for train, `inputs` for predict, `hidden` for the scorer only. */
+/**
+ * The data cache: `train` for train, `inputs` for predict, `hidden` for the scorer only.
+ * `test` (optional) holds a test split laid out like the cache itself (`test/inputs`,
+ * `test/hidden`, and any reference the scorer reads): no experiment sees it; only
+ * `verify` predicts on its inputs and scores against its targets.
+ */
 export const cacheLayout = (cacheDir: string) => ({
   train: path.join(cacheDir, "train"),
   inputs: path.join(cacheDir, "inputs"),
-  hidden: path.join(cacheDir, "hidden")
+  hidden: path.join(cacheDir, "hidden"),
+  test: path.join(cacheDir, "test")
 })
 export type CacheLayout = ReturnType<typeof cacheLayout>
 

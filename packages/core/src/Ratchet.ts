@@ -28,11 +28,15 @@ export class Ratchet extends Context.Service<Ratchet, {
     readonly parent: string
     readonly candidate: Candidate
     readonly incumbent: number | undefined
+    /** The keep threshold in force: `metric.minDelta`, or the measured one when it is `"auto"`. */
+    readonly minDelta: number
   }) => Effect.Effect<Decision, GitError>
   /** Sets a commit aside under `refs/autoresearch/<tag>/discarded/<id>` and resets the branch to `parent`. */
   readonly discard: (id: number, commit: string, parent: string) => Effect.Effect<void, GitError>
   /** Sets a commit aside under `refs/autoresearch/<tag>/<label>` and resets the branch to `parent`. */
   readonly setAside: (label: string, commit: string, parent: string) => Effect.Effect<void, GitError>
-  /** Puts the research checkout back to the branch head, removing untracked files. */
+  /** Puts the research checkout back on the branch, at its head, removing untracked files. */
   readonly restore: Effect.Effect<void, GitError>
+  /** Puts the research checkout at `commit`, off the branch (for `verify`); `restore` goes back. */
+  readonly checkout: (commit: string) => Effect.Effect<void, GitError>
 }>()("@autoresearch/core/Ratchet") {}

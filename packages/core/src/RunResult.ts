@@ -26,23 +26,27 @@ export const RunResult = Schema.Struct({
   peakMemoryGb: Schema.optional(Schema.Number),
   /** The last lines of the log of the phase that ended the run. */
   logTail: Schema.String,
-  warnings: Schema.optional(Schema.Array(Schema.String))
+  warnings: Schema.optional(Schema.Array(Schema.String)),
+  /** Flags for the journal, e.g. `vram-exceeded` or `disk-full`: which cap ended the run. */
+  flags: Schema.optional(Schema.Array(Schema.String))
 })
 export type RunResult = typeof RunResult.Type
 
 /**
  * The result of phases run one after another, from their results in order (at least
  * one): the last one's status, reason and log tail, every phase, the highest peak memory
- * and each warning once.
+ * and each warning and flag once.
  */
 export const combineRunResults = (results: ReadonlyArray<RunResult>): RunResult => {
   const last = results.at(-1)!
   const peaks = results.flatMap((result) => (result.peakMemoryGb === undefined ? [] : [result.peakMemoryGb]))
   const warnings = [...new Set(results.flatMap((result) => result.warnings ?? []))]
+  const flags = [...new Set(results.flatMap((result) => result.flags ?? []))]
   return {
     ...last,
     phases: results.flatMap((result) => result.phases),
     ...(peaks.length === 0 ? {} : { peakMemoryGb: Math.max(...peaks) }),
-    ...(warnings.length === 0 ? {} : { warnings })
+    ...(warnings.length === 0 ? {} : { warnings }),
+    ...(flags.length === 0 ? {} : { flags })
   }
 }

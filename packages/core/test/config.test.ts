@@ -185,10 +185,21 @@ describe("resolveConfig", () => {
       startupSeconds: 3,
       prepareSeconds: 1800,
       predictSeconds: 300,
-      confirmRuns: 0
+      confirmRuns: 0,
+      noiseRuns: 0,
+      verifySeeds: 2
     })
     assert.strictEqual(resolved.seed, 0)
     assert.strictEqual(resolved.syntaxCheck, "python")
+  })
+
+  it("takes minDelta \"auto\" only with two noise runs or more", () => {
+    const auto = { ...minimal, metric: { name: "val_mse", direction: "min", minDelta: "auto" } }
+    problemFor(auto, "metric.minDelta")
+    problemFor({ ...auto, budget: { experimentSeconds: 60, noiseRuns: 1 } }, "metric.minDelta")
+    const resolved = resolveConfig(decode({ ...auto, budget: { experimentSeconds: 60, noiseRuns: 4 } }))
+    assert.strictEqual(resolved.metric.minDelta, "auto")
+    assert.strictEqual(resolved.budget.noiseRuns, 4)
   })
 
   it("gives at least 5 grace seconds, else a tenth of the experiment budget", () => {

@@ -1,0 +1,60 @@
+/**
+ * What every command that trains needs before it starts (`run`, `noise`, `verify`): the
+ * config loaded, the run's paths, the checkout checked, Python found, and the runner and
+ * scorer plug-ins chosen, with the config's caps passed to the local runner.
+ */
+import { Research, type ResolvedConfig } from "@autoresearch/core"
+import { CommandScorer } from "@autoresearch/metrics"
+import { LocalRunner } from "@autoresearch/runners"
+import { Effect, Option } from "effect"
+import { execFileSync } from "node:child_process"
+import * as path from "node:path"
+import { CliError, defaultTag, loadConfig } from "./LoadConfig.ts"
+
+export const write = (text: string) => Effect.sync(() => process.stdout.write(text))
+
+/** A path as the user would type it from here: relative below the current directory, else absolute. */
+export const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
+
+const checkPython = (python: ReadonlyArray<string>) =>
+  Effect.try({
+    try: () => execFileSync(python[0]!, [...python.slice(1), "--version"], { stdio: "pipe", timeout: 30_000 }).toString().trim(),
+    catch: () =>
+      new CliError({ reason: `python not found: '${python.join(" ")}' (install it, or set \`python\` in autoresearch.config.ts)` })
+  })
+
+const scorerLayer = (config: ResolvedConfig) => {
+  if (config.scorer !== undefined) return Effect.succeed(config.scorer)
+  if (config.phases.score !== undefined) {
+    return Effect.succeed(CommandScorer.layer({ command: [...config.python, ...config.phases.score], metric: config.metric.name }))
+  }
+  return Effect.fail(new CliError({ reason: "no scorer: set `phases.score` or `scorer` in autoresearch.config.ts" }))
+}
+
+/** The config's runner, else the local one with the config's VRAM budget and host caps. */
+export const runnerLayer = (config: ResolvedConfig) =>
+  config.runner ?? LocalRunner.layer({
+    ...(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb }),
+    ...(config.budget.memoryGb === undefined ? {} : { memoryGb: config.budget.memoryGb }),
+    ...(config.budget.maxProcesses === undefined ? {} : { maxProcesses: config.budget.maxProcesses }),
+    ...(config.budget.runDirGb === undefined ? {} : { runDirGb: config.budget.runDirGb })
+  })
+
+/**
+ * Loads and checks everything a training command needs; prints the checkout's warnings.
+ * Writes nothing in the run's state: a refused start leaves none behind.
+ */
+export const open = Effect.fnUntraced(function*(
+  input: { readonly dir: string; readonly tag: Option.Option<string> },
+  budget: Parameters<typeof loadConfig>[1] = {}
+) {
+  const dir = path.resolve(input.dir)
+  const { config, modules } = yield* loadConfig(dir, budget)
+  const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
+  const where = yield* Research.paths(dir, tag)
+  const warnings = yield* Research.checkCheckout(where, config, modules)
+  for (const warning of warnings) yield* write(`warning: ${warning}\n`)
+  const version = yield* checkPython(config.python)
+  const scorer = yield* scorerLayer(config)
+  return { dir, tag, config, modules, where, version, scorer, runner: runnerLayer(config) }
+})

@@ -1,0 +1,244 @@
+/**
+ * Trials: training a commit with one seed and scoring it. Opening them builds (or checks)
+ * the data cache and fixes the immutable files' seal; each trial then trains, predicts,
+ * checks the seals again and scores, on the validation split and, for `verify`, on the
+ * test split too. The loop, the noise measurement and `verify` all run their trainings
+ * through here, so each is judged the same way.
+ */
+import { Effect, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { overBudget } from "./Budgets.ts"
+import type { ResolvedConfig } from "./Config.ts"
+import { LoopEvents } from "./Events.ts"
+import type { Experiment, Phase } from "./Experiment.ts"
+import type { JournalEntry } from "./JournalEntry.ts"
+import { cacheLayout, experimentPhases, preparePhase } from "./Plan.ts"
+import { combineRunResults, type RunResult } from "./RunResult.ts"
+import { Runner } from "./Runner.ts"
+import type { Score } from "./Score.ts"
+import { Scorer } from "./Scorer.ts"
+import { changedPaths, fingerprint, type Seal } from "./Seal.ts"
+import { Workspace } from "./Workspace.ts"
+
+/** Where a research run keeps its state; see `Research.paths`. */
+export interface LoopPaths {
+  readonly stateDir: string
+  readonly cacheDir: string
+  readonly runsDir: string
+  /** Paths no phase may see besides the hidden targets (e.g. the repository's .git). */
+  readonly hidden: ReadonlyArray<string>
+}
+
+export class LoopError extends Schema.TaggedError<LoopError>()("LoopError", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return this.reason
+  }
+}
+
+export class ImmutableModified extends Schema.TaggedError<ImmutableModified>()("ImmutableModified", {
+  paths: Schema.Array(Schema.String),
+  when: Schema.String
+}) {
+  override get message() {
+    return `immutable files changed ${this.when}: ${this.paths.join(", ")}`
+  }
+}
+
+/** One split's outcome: how the phases ended and, when they ran to the end, the score. */
+export interface Scored {
+  readonly result: RunResult
+  readonly score: Score | undefined
+}
+
+export interface TrialOptions {
+  /** The experiment's number, for progress events (-1 for none). */
+  readonly id: number
+  readonly seed: number
+  /** The run directory's name under `runs/`. */
+  readonly label: string
+  readonly incumbent: JournalEntry | undefined
+  /** Also predict on the test split and score it (`verify` only). */
+  readonly test?: boolean
+}
+
+export interface Trial extends Scored {
+  /** The test split's outcome, when asked for and the data cache has one. */
+  readonly test?: Scored
+}
+
+const finite = (record: Readonly<Record<string, number>>) =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => Number.isFinite(value)))
+
+/** Whether the data cache holds a test split: `test/inputs` with at least one file. */
+export const hasTestSplit = (cacheDir: string) => {
+  try {
+    return fs.readdirSync(path.join(cacheLayout(cacheDir).test, "inputs")).length > 0
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Opens the trials of a research run: builds the data cache, or checks the one there
+ * (rebuilt when damaged), refuses a cache whose fingerprint differs from `recorded`, and
+ * fixes the immutable files' seal at the first start (checked on every later one).
+ */
+export const open = Effect.fn("Trials.open")(function*(
+  config: ResolvedConfig,
+  paths: LoopPaths,
+  recorded: { readonly fingerprint: string | undefined; readonly resumed: boolean }
+) {
+  const runner = yield* Runner
+  const scorer = yield* Scorer
+  const workspace = yield* Workspace
+  const events = yield* LoopEvents
+  const cache = cacheLayout(paths.cacheDir)
+  const sources = config.sources.map((source) => path.resolve(workspace.dir, source))
+  // Raw data and held-out targets are for prepare and the scorer only; the test split for verify only.
+  const hiddenFromExperiments = [cache.hidden, cache.test, ...sources, ...paths.hidden]
+
+  const makeExperiment = (id: string, seed: number, phases: ReadonlyArray<Phase>, hidden: ReadonlyArray<string> = hiddenFromExperiments): Experiment => {
+    const runDir = path.join(paths.runsDir, id)
+    fs.rmSync(runDir, { recursive: true, force: true })
+    fs.mkdirSync(runDir, { recursive: true })
+    return { id, workdir: workspace.dir, runDir, seed, phases, hidden }
+  }
+  /** Runs the phases one by one, publishing progress; stops at the first that fails. */
+  const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
+    const results: Array<RunResult> = []
+    for (const phase of experiment.phases) {
+      yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name })
+      const result = yield* runner.run({ ...experiment, phases: [phase] })
+      results.push(result)
+      yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: result.phases[0]?.seconds ?? 0 })
+      if (result.status !== "ok") break
+    }
+    return { ...combineRunResults(results), runDir: experiment.runDir } satisfies RunResult
+  })
+
+  /** One pass over the immutable files and the data cache, split into the two. */
+  const sealBoth = Effect.map(workspace.seal({ cache: paths.cacheDir }), (seal) => {
+    const entries = Object.entries(seal)
+    return {
+      immutable: Object.fromEntries(entries.filter(([key]) => !key.startsWith("cache/"))),
+      cache: Object.fromEntries(entries.filter(([key]) => key.startsWith("cache/")))
+    }
+  })
+  const cacheSeal = Effect.map(sealBoth, (both) => both.cache)
+
+  // Data cache: built once per research run by the trusted prepare phase, rebuilt if damaged.
+  const prepare = Effect.fnUntraced(function*(force: boolean) {
+    const marker = path.join(paths.stateDir, "cache.fingerprint")
+    if (!force && fs.existsSync(marker)) {
+      const known = fs.readFileSync(marker, "utf8").trim()
+      if (fingerprint(yield* cacheSeal) === known) return known
+    }
+    fs.rmSync(paths.cacheDir, { recursive: true, force: true })
+    for (const dir of [cache.train, cache.inputs, cache.hidden]) fs.mkdirSync(dir, { recursive: true })
+    const phase = preparePhase(config, paths.cacheDir, sources)
+    if (phase !== undefined) {
+      const result = yield* runPhases(-1, makeExperiment("prepare", config.seed, [phase], paths.hidden))
+      if (result.status !== "ok") {
+        return yield* new LoopError({
+          reason: `prepare failed (${result.reason ?? result.status}); log: ${result.phases[0]?.logPath}\n${result.logTail}`
+        })
+      }
+    }
+    const value = fingerprint(yield* cacheSeal)
+    fs.writeFileSync(marker, value + "\n")
+    return value
+  })
+
+  const dataFingerprint = yield* prepare(false)
+  if (recorded.fingerprint !== undefined && recorded.fingerprint !== dataFingerprint) {
+    return yield* new LoopError({
+      reason: `the data cache changed since this research run began (${recorded.fingerprint} -> ${dataFingerprint}); start a new tag`
+    })
+  }
+  yield* events.publish({ _tag: "Prepared", fingerprint: dataFingerprint, reused: recorded.resumed })
+  const atStart = yield* sealBoth
+  let cacheBaseline = atStart.cache
+
+  // The immutable files' seal is fixed at the first start and checked on every resume.
+  const sealFile = path.join(paths.stateDir, "seal.json")
+  const immutableSeal = atStart.immutable
+  if (fs.existsSync(sealFile)) {
+    const sealed = JSON.parse(fs.readFileSync(sealFile, "utf8")) as Seal
+    const changed = changedPaths(sealed, immutableSeal)
+    if (changed.length > 0) return yield* new ImmutableModified({ paths: changed, when: "since this research run began" })
+  } else {
+    fs.writeFileSync(sealFile, JSON.stringify(immutableSeal, null, 2))
+  }
+
+  /** The seals after a phase ran: flags and, when the cache was touched, a rebuilt cache. */
+  const checkSeals = Effect.fnUntraced(function*() {
+    const after = yield* sealBoth
+    const immutableChanged = changedPaths(immutableSeal, after.immutable)
+    const cacheChanged = changedPaths(cacheBaseline, after.cache)
+    if (cacheChanged.length > 0) {
+      const rebuilt = yield* prepare(true)
+      if (rebuilt !== dataFingerprint) {
+        return yield* new LoopError({ reason: `rebuilding the data cache gave another fingerprint (${rebuilt})` })
+      }
+      cacheBaseline = yield* cacheSeal
+    }
+    return [...immutableChanged, ...cacheChanged]
+  })
+
+  /** Scores what the phases left, with the flags they earned; an immutable change voids it. */
+  const judge = Effect.fnUntraced(function*(
+    options: TrialOptions,
+    experiment: Experiment,
+    result: RunResult,
+    split: { readonly hiddenDir: string; readonly cacheDir: string }
+  ) {
+    const flags: Array<string> = []
+    const train = result.phases.find((phase) => phase.name === "train")
+    if (result.status === "ok" && train !== undefined && overBudget(train.seconds, config.budget)) flags.push("budget-exceeded")
+    const changed = yield* checkSeals()
+    if (changed.length > 0) flags.push("immutable-modified")
+    let score: Score | undefined
+    if (result.status === "ok") {
+      score = yield* scorer.score({ experiment, run: result, ...split, stateDir: paths.stateDir, incumbent: options.incumbent })
+      score = { ...score, metrics: finite(score.metrics), reported: finite(score.reported), flags: [...new Set([...score.flags, ...flags])] }
+      if (options.id >= 0) yield* events.publish({ _tag: "Scored", id: options.id, score })
+    } else if (flags.length > 0) {
+      score = { status: "invalid", reason: `immutable files changed`, metrics: {}, reported: {}, flags }
+    }
+    if (changed.length > 0) score = { ...score!, status: "invalid", reason: `immutable files changed: ${changed.join(", ")}` }
+    return score
+  })
+
+  /** Trains the checked-out commit with `seed`, predicts and scores: validation, then test when asked. */
+  const trial = Effect.fnUntraced(function*(options: TrialOptions) {
+    const experiment = makeExperiment(options.label, options.seed, [])
+    const phases = experimentPhases(config, cache, experiment.runDir, options.seed)
+    const result = yield* runPhases(options.id, { ...experiment, phases })
+    const score = yield* judge(options, experiment, result, { hiddenDir: cache.hidden, cacheDir: paths.cacheDir })
+    const predict = phases.find((phase) => phase.name === "predict")
+    if (options.test !== true || result.status !== "ok" || predict === undefined || !hasTestSplit(paths.cacheDir)) {
+      return { result, score } satisfies Trial
+    }
+    // The test split: the same trusted predict on its inputs, scored against its targets.
+    const testInputs = path.join(cache.test, "inputs")
+    const testPhase: Phase = {
+      ...predict,
+      name: "predict-test",
+      env: { ...predict.env, AUTORESEARCH_INPUTS_DIR: testInputs },
+      readable: [testInputs]
+    }
+    const hidden = [...hiddenFromExperiments.filter((dir) => dir !== cache.test), path.join(cache.test, "hidden")]
+    const testRun = yield* runPhases(options.id, { ...experiment, phases: [testPhase], hidden })
+    const tested = { ...testRun, phases: [...result.phases, ...testRun.phases] }
+    const testScore = yield* judge({ ...options, id: -1 }, experiment, tested, {
+      hiddenDir: path.join(cache.test, "hidden"),
+      cacheDir: cache.test
+    })
+    return { result, score, test: { result: tested, score: testScore } } satisfies Trial
+  })
+
+  return { dataFingerprint, trial, prepare }
+})
