@@ -2,9 +2,10 @@
  * The Runner over local subprocesses. Each phase runs the experiment's command in its
  * working directory, sandboxed with bubblewrap where the platform allows, with an
  * allowlisted environment, a fresh home and temporary directory, a GPU lease from the
- * pool, a bounded log in the run directory and a wall-clock limit enforced from outside;
- * then triage says how it ended. Interrupting the Effect stops every process the phase
- * started before it returns, and a runner that was killed has its phases killed by the next.
+ * pool, a bounded log in the run directory, a wall-clock limit enforced from outside, and
+ * hard caps on its memory, processes, run directory and GPU memory; then triage says how
+ * it ended. Interrupting the Effect stops every process the phase started before it
+ * returns, and a runner that was killed has its phases killed by the next.
  */
 import { Effect, Layer } from "effect"
 import { combineRunResults, parseReported, Runner, RunnerError, type Experiment, type Phase, type RunResult } from "@autoresearch/core"
@@ -13,15 +14,18 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { BoundedLog, type BoundedLogOptions, tailLines } from "./BoundedLog.ts"
+import { resolveCaps } from "./Caps.ts"
 import * as GpuPool from "./GpuPool.ts"
 import * as Homes from "./Homes.ts"
 import { peakVramGb, readMetrics } from "./MetricsFile.ts"
 import * as Orphans from "./Orphans.ts"
+import * as PhaseLimits from "./PhaseLimits.ts"
 import { phaseEnv, runnerVariables } from "./PhaseEnv.ts"
 import { type PhaseExit, PhaseProcess, resolveExecutable } from "./PhaseProcess.ts"
 import { kindOf, lstat } from "@autoresearch/core"
 import * as Sandbox from "./Sandbox.ts"
-import { triage } from "./Triage.ts"
+import { type CapStop, triage } from "./Triage.ts"
+import { watchPhase } from "./Watch.ts"
 
 export interface LocalRunnerOptions {
   /** `auto` (default): bubblewrap where it works, else unsandboxed with a warning; `required`; `off`. */
@@ -41,10 +45,22 @@ export interface LocalRunnerOptions {
   /** GPUs each phase leases (default 1 where the pool has any). */
   readonly gpusPerPhase?: number
   /**
-   * GPU memory (GB, 10^9 bytes, as torch reports it) each phase may use: passed as `AUTORESEARCH_VRAM_GB` for the
-   * phase to cap itself (`torch.cuda.set_per_process_memory_fraction`), and checked against the peak it reports.
+   * GPU memory (GB, 10^9 bytes, as torch reports it) each phase may use per GPU: passed as `AUTORESEARCH_VRAM_GB`
+   * for the phase to cap itself (`torch.cuda.set_per_process_memory_fraction`), measured with nvidia-smi while it
+   * runs (the phase is killed past it, with 1 GB allowed for the CUDA context), and checked against the peak it reports.
    */
   readonly vramBudgetGb?: number
+  /** The nvidia-smi that finds the GPUs and measures each phase's GPU memory (default `nvidia-smi` on PATH; `false`: none). */
+  readonly nvidiaSmi?: string | false
+  /**
+   * Host memory (GB) each phase may use, its whole process tree together (default three quarters of the
+   * host's RAM). A cgroup enforces it where one can be made; otherwise it is a per-process address-space rlimit.
+   */
+  readonly memoryGb?: number
+  /** Processes and threads each phase may have at once (default 4096). */
+  readonly maxProcesses?: number
+  /** Size (GB) the run directory may reach while a phase runs; the phase is killed past it (default 20). */
+  readonly runDirGb?: number
   /** Further paths no phase may see (added to the experiment's hidden paths and the user's credential files). */
   readonly hide?: ReadonlyArray<string>
   /** Further paths every sandboxed phase may read, e.g. a toolkit or weights under your home, which is otherwise emptied. */
@@ -152,16 +168,29 @@ const scratchDirectory = (phase: string) =>
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
 
-/** Runs a started phase to its end; interrupting stops its whole process tree first, and it is always cleaned up. */
-const supervise = (start: () => PhaseProcess) =>
+/**
+ * Runs a started phase to its end, with its caps watched until it exits; interrupting
+ * stops its whole process tree first, and it is always cleaned up.
+ */
+const supervise = (start: () => PhaseProcess, watch: (running: PhaseProcess) => () => void) =>
   Effect.acquireUseRelease(
-    Effect.sync(start),
-    (running) =>
+    Effect.sync(() => {
+      const running = start()
+      return { running, unwatch: watch(running) }
+    }),
+    ({ running, unwatch }) =>
       Effect.callback<PhaseExit>((resume) => {
-        void running.exited.then((exit) => resume(Effect.succeed(exit)))
+        void running.exited.then((exit) => {
+          unwatch()
+          resume(Effect.succeed(exit))
+        })
         return Effect.promise(() => running.stop("interrupted"))
       }),
-    (running) => Effect.promise(() => running.finish())
+    ({ running, unwatch }) =>
+      Effect.promise(() => {
+        unwatch()
+        return running.finish()
+      })
   )
 
 /** The Runner; needs a GpuPool (see `layer` for one that brings its own). */
@@ -177,6 +206,11 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
     : probe.reason
   // bubblewrap dies with the runner (--die-with-parent); an unsandboxed phase's first process does so through setpriv.
   const dieWithRunner = bwrap === undefined ? yield* Orphans.parentDeathPrefix() : []
+  const caps = resolveCaps(options, os.totalmem())
+  const enforcement = yield* PhaseLimits.detect()
+  const nvidiaSmi = options.nvidiaSmi === false || options.vramBudgetGb === undefined
+    ? undefined
+    : resolveExecutable(options.nvidiaSmi ?? "nvidia-smi", process.env.PATH ?? "", process.cwd())
 
   const runPhase = Effect.fnUntraced(function*(experiment: Experiment, phase: Phase) {
     const warnings: Array<string> = []
@@ -221,7 +255,12 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
       Effect.sync(() => new BoundedLog(path.join(runDir, `${phase.name}.log`), options.log)),
       (log) => Effect.sync(() => log.close())
     )
-    const argv = bwrap === undefined
+    const limits = yield* PhaseLimits.apply(enforcement, caps, {
+      withGpus: lease.gpus.length > 0,
+      writesElsewhere: phase.writable.length > 0
+    })
+    warnings.push(...limits.warnings)
+    const phaseArgv = bwrap === undefined
       ? [...dieWithRunner, executable, ...args]
       : [
         bwrap,
@@ -237,17 +276,33 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
             homes: Homes.homesToHide(options.hideHome),
             withGpus: lease.gpus.length > 0
           }),
-          { infoFd: 3 }
+          { infoFd: 3, dropCapabilities: process.getuid?.() === 0 }
         ),
         executable,
         ...args
       ]
+    const argv = [...limits.argv, ...phaseArgv]
     if (withoutSandbox !== undefined) warnings.push(unsandboxedWarning(withoutSandbox))
 
     const running = yield* Effect.acquireRelease(
       Effect.sync(() => Orphans.record(path.dirname(runDir), { variable: markerVariable, value: marker }, scratch)),
       (record) => Effect.sync(() => record.remove())
     )
+    let stoppedFor: CapStop | undefined
+    const watch = (started: PhaseProcess) =>
+      watchPhase({
+        // An unsandboxed phase's HOME and TMPDIR are on disk too; a sandboxed one's are in memory, under its memory cap.
+        roots: scratch === undefined ? [runDir] : [runDir, scratch],
+        runDirGb: caps.runDirGb,
+        ...(nvidiaSmi === undefined || options.vramBudgetGb === undefined ? {} : {
+          // The budget is per GPU: a phase that leased two may use it twice.
+          vram: { nvidiaSmi, budgetGb: options.vramBudgetGb * Math.max(1, lease.gpus.length) }
+        }),
+        members: () => [...(limits.cgroup?.members() ?? []), ...started.members()],
+        stop: (over) => {
+          if (started.abort()) stoppedFor ??= over
+        }
+      })
     const exit = yield* supervise(() => {
       const started = PhaseProcess.start({
         argv,
@@ -261,7 +316,7 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
       })
       running.started(started.pid)
       return started
-    })
+    }, watch)
     if (exit.spawnError !== undefined) {
       return yield* new RunnerError({ runner: "local", reason: `${phase.name}: could not start ${argv[0]}: ${exit.spawnError}` })
     }
@@ -269,6 +324,8 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
       warnings.push(`${phase.name} removed or replaced its log; the runner put its own back at ${log.path}`)
     }
 
+    // Read before the scope closes and removes the cgroup with what it counted.
+    const seen = limits.seen()
     const lastLines = log.lastLines(200)
     const logTail = tailLines(lastLines, 40)
     const metrics = readMetrics(path.join(runDir, "metrics.json"))
@@ -284,8 +341,10 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
       logTail,
       signalAsExitCode: bwrap !== undefined,
       artifacts: artifactProblems(runDir, options.artifacts?.[phase.name] ?? []),
-      reported
+      reported,
+      caps: { ...seen, ...(stoppedFor === undefined ? {} : { stoppedFor }) }
     })
+    if (verdict.status === "ok") warnings.push(...PhaseLimits.survivedCaps(phase.name, seen))
     const peak = peakVramGb(reported)
     if (peak !== undefined && options.vramBudgetGb !== undefined && peak > options.vramBudgetGb) {
       warnings.push(`${phase.name} used ${peak.toFixed(1)} GB of GPU memory, over its ${options.vramBudgetGb} GB budget`)
@@ -304,7 +363,8 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
       runDir,
       ...(peak === undefined ? {} : { peakMemoryGb: peak }),
       logTail,
-      ...(warnings.length === 0 ? {} : { warnings })
+      ...(warnings.length === 0 ? {} : { warnings }),
+      ...(verdict.flags === undefined || verdict.flags.length === 0 ? {} : { flags: verdict.flags })
     } satisfies RunResult
   }, Effect.scoped)
 
@@ -333,7 +393,10 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
 
 /** The local runner with a GPU pool of its own (`options.gpus`). */
 export const layer = (options: LocalRunnerOptions = {}) =>
-  layerWithPool(options).pipe(Layer.provide(GpuPool.layer(options.gpus === undefined ? {} : { gpus: options.gpus })))
+  layerWithPool(options).pipe(Layer.provide(GpuPool.layer({
+    ...(options.gpus === undefined ? {} : { gpus: options.gpus }),
+    ...(typeof options.nvidiaSmi === "string" ? { nvidiaSmi: options.nvidiaSmi } : {})
+  })))
 
 /** The local runner over a GpuPool the caller provides (to share one pool between runners). */
 export const layerWithPool = (options: LocalRunnerOptions = {}) => Layer.effect(Runner, make(options))

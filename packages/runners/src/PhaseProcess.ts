@@ -203,6 +203,23 @@ export class PhaseProcess {
   }
 
   /**
+   * Kills the whole tree now, without a grace (a cap was exceeded, and every second more
+   * makes it worse); false when the phase had already exited, and nothing was done.
+   */
+  abort(): boolean {
+    if (this.exit !== undefined) return false
+    void this.killAll()
+    return true
+  }
+
+  /** The host PIDs of the phase's processes now: bubblewrap and its namespace in the sandbox, else the marked tree. */
+  members(): Array<number> {
+    if (!this.spec.sandboxed) return this.unsandboxedMembers()
+    const inNamespace = this.namespace === undefined ? [] : ProcessTree.namespaceMembers(this.namespace.inode)
+    return [...new Set([...(this.exit === undefined && this.child.pid !== undefined ? [this.child.pid] : []), ...inNamespace])]
+  }
+
+  /**
    * Once the phase has exited: kills whatever it left behind (daemons, orphans), waits
    * for its output to drain and closes the log.
    */

@@ -92,8 +92,15 @@ export const mounts = (spec: SandboxSpec): Array<Mount> => {
     .map(({ mount }) => mount)
 }
 
-/** bubblewrap's arguments for a phase, up to and including the `--` before its command. */
-export const bwrapArgs = (spec: SandboxSpec, options: { readonly infoFd?: number } = {}): Array<string> => {
+/**
+ * bubblewrap's arguments for a phase, up to and including the `--` before its command.
+ * `dropCapabilities` is for a runner that runs as root, whose sandbox would otherwise keep
+ * every capability: enough to mount a cgroup file system and leave the phase's cgroup.
+ */
+export const bwrapArgs = (
+  spec: SandboxSpec,
+  options: { readonly infoFd?: number; readonly dropCapabilities?: boolean } = {}
+): Array<string> => {
   const args = [
     "--die-with-parent",
     "--new-session",
@@ -118,6 +125,7 @@ export const bwrapArgs = (spec: SandboxSpec, options: { readonly infoFd?: number
     else if (mount.kind === "hide" && mount.directory) args.push("--tmpfs", mount.path)
     else args.push("--ro-bind", "/dev/null", mount.path)
   }
+  if (options.dropCapabilities === true) args.push("--cap-drop", "ALL")
   // Made read-only last, once the allowed paths inside them have their mount points.
   for (const mount of plan) if (mount.kind === "hide" && mount.directory) args.push("--remount-ro", mount.path)
   args.push("--chdir", path.resolve(spec.workdir))

@@ -22,6 +22,12 @@ export const bubblewrap = await Effect.runPromise(Sandbox.probe()).then((probe) 
   probe.available ? { available: true, reason: "" } : { available: false, reason: probe.reason }
 )
 
+/**
+ * The system's Python, where there is one: a version manager's `python3` shim (pyenv) can
+ * take a second to start under load, which tests of sub-second timing cannot absorb.
+ */
+export const systemPython = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+
 /** Test roots live outside /tmp, which the sandbox replaces by a private one. */
 const testBase = () => (process.platform === "linux" && fs.existsSync("/var/tmp") ? "/var/tmp" : os.tmpdir())
 

@@ -18,6 +18,7 @@ import {
   waitForFile,
   watchProcesses,
   runLocal,
+  systemPython,
   useLayouts
 } from "./fixtures.ts"
 
@@ -36,7 +37,10 @@ for (const mode of modes) {
     it.live("times out a phase that sleeps past its limit, killed within the kill grace", () =>
       Effect.gen(function*() {
         const layout = newLayout()
-        const phase = scriptPhase(layout, "train", "import time\nprint('training', flush=True)\ntime.sleep(60)\n", { timeoutSeconds: 1 })
+        const phase = scriptPhase(layout, "train", "import time\nprint('training', flush=True)\ntime.sleep(60)\n", {
+          timeoutSeconds: 1,
+          python: systemPython
+        })
         const result = yield* run(experiment(layout, "sleeper", [phase]), mode.options)
         assert.strictEqual(result.status, "timeout")
         assert.strictEqual(result.reason, "train exceeded its 1 s limit and was killed")
@@ -50,7 +54,7 @@ for (const mode of modes) {
         const layout = newLayout()
         const marker = `ignore-term-${crypto.randomUUID()}`
         const script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ignoring', flush=True)\ntime.sleep(60)\n"
-        const phase = scriptPhase(layout, "train", script, { timeoutSeconds: 1.5, args: [marker] })
+        const phase = scriptPhase(layout, "train", script, { timeoutSeconds: 1.5, args: [marker], python: systemPython })
         const watcher = watchProcesses(marker)
         const result = yield* run(experiment(layout, "stubborn", [phase]), mode.options)
         watcher.stop()
