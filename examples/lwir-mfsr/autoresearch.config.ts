@@ -55,9 +55,10 @@ export default defineResearch({
     // The encoder predict builds: phase 1's promoted backbone only when the promotion is committed (and so sealed).
     predict: ["prepare.py", "predict", ...(promoted("promoted").includes(path.join("promoted", "model.pt")) ? ["--promoted"] : [])]
   },
-  metric: { ...PsnrGatedScorer.metricSpec(scorer), minDelta: 0.02 },
+  // The keep threshold is twice the measured spread of the baseline over its noise runs (docs/trust.md).
+  metric: { ...PsnrGatedScorer.metricSpec(scorer), minDelta: "auto" },
   budget: smoke
-    ? { experimentSeconds: 45, graceSeconds: 30, maxExperiments: 3, vramGb: 16 }
-    : { experimentSeconds: 600, graceSeconds: 120, maxExperiments: 100, vramGb: 16 },
+    ? { experimentSeconds: 45, graceSeconds: 30, maxExperiments: 3, vramGb: 16, noiseRuns: 3, verifySeeds: 1 }
+    : { experimentSeconds: 600, graceSeconds: 120, maxExperiments: 100, vramGb: 16, noiseRuns: 4, verifySeeds: 2 },
   scorer: PsnrGatedScorer.layer(scorer)
 })

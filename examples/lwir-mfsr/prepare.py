@@ -11,6 +11,9 @@ the classical baseline and the predict step. The loop runs it two ways:
           inputs/bursts.npy, inputs/lr.npy  validation bursts and their reference frames (predict)
           hidden/hr.npy                     validation targets (only the trusted scorer reads these)
           hidden/shift_add.npy              the classical multi-frame baseline (registered mean + bicubic)
+          hidden/splits.json                which scenes (or sequences) went to training, validation and test
+          test/inputs/..., test/hidden/...  the test split, laid out as inputs/ and hidden/: no
+                                            experiment sees it, only `autoresearch verify` reads it
     python3 prepare.py predict [--promoted]
         builds the pipeline from mfsr.py, loads the run's weights strictly (frozen.pt) and its
         fusion module (fusion.pt), writes predictions.npy (float32, N x H x W) and verdict.json
@@ -43,12 +46,15 @@ HR_PATCH = 96             # training target size (HR pixels), a multiple of SCAL
 VAL_PATCH = 128           # validation target size (HR pixels)
 N_TRAIN = 5000            # training bursts
 N_VAL = 500               # validation bursts
+N_TEST = 500              # test bursts (the same size as validation)
 SMOKE_HR_PATCH = 64       # --smoke: a CPU-sized task
 SMOKE_VAL_PATCH = 96
 SMOKE_N_TRAIN = 1000
 SMOKE_N_VAL = 48
+SMOKE_N_TEST = 48
 VAL_FRACTION = 0.15       # share of scenes held out for validation (split by scene)
 EVAL_SEED = 1234          # validation bursts are pinned, whatever the training seed
+TEST_SEED = 4321          # test scenes and bursts are pinned too, with a seed of their own
 SCENE_SHAPE = (256, 320)  # synthetic scene size (H, W)
 MAX_COUNTS = 16383        # 14-bit sensor counts
 DEFAULT_VRAM_GB = 16.0    # the example's VRAM budget (a 16 GB consumer card)
@@ -168,13 +174,14 @@ def check_depths(frames, paths, where):
 
 
 def real_scenes(folder):
-    """Single frames as scenes (one per file), normalised: for --data."""
+    """Single frames as scenes (one per file), normalised: for --data. Returns the scenes,
+    their file names and the bit depth."""
     paths = image_files(folder)
     if len(paths) < 4:
         raise BadInput(f"{folder}: need at least 4 images (scenes), found {len(paths)}")
     frames = [read_frame(p) for p in paths]
     check_depths(frames, paths, folder)
-    return [normalise(f) for f in frames], str(frames[0].dtype)
+    return [normalise(f) for f in frames], [os.path.basename(p) for p in paths], str(frames[0].dtype)
 
 
 def real_sequences(folder, frames_needed):
@@ -200,6 +207,9 @@ def real_sequences(folder, frames_needed):
         depths[sub] = frames[0]
         sequences.append((os.path.basename(sub), np.stack([normalise(f) for f in frames])))
     check_depths(list(depths.values()), list(depths), folder)
+    if len(sequences) < 2:
+        raise BadInput(f"{folder}: {len(sequences)} sequence folder; validation and test need one each "
+                       "(a sequence is never split between them), so add a second")
     return sequences
 
 
@@ -292,10 +302,29 @@ def split_scenes(n_scenes):
     return set(range(start, start + n_val))
 
 
-def sequence_bursts(sequences, frames, size):
-    """Validation bursts from real sequences: windows of `frames` consecutive frames, each the
-    same crop (LR size x size) of every frame; the window's first frame is the reference."""
-    rng = np.random.default_rng(EVAL_SEED)
+def split_test(n_scenes, val_index):
+    """Indices of the test scenes, for real frames: as many as validation has (fewer if that
+    left no training scene), one contiguous block of the other scenes in name order, at a
+    pinned offset of its own. Synthetic data adds its test scenes instead (see build)."""
+    rest = [i for i in range(n_scenes) if i not in val_index]
+    n_test = min(len(val_index), len(rest) - 1)
+    start = int(np.random.default_rng(TEST_SEED).integers(0, len(rest) - n_test + 1))
+    return set(rest[start:start + n_test])
+
+
+def split_sequences(sequences):
+    """Real sequences (no training uses them) in two: validation gets one contiguous block of
+    half of them, rounded up, at a pinned offset; test gets the rest. Never a sequence in both."""
+    n_val = (len(sequences) + 1) // 2
+    start = int(np.random.default_rng(EVAL_SEED).integers(0, len(sequences) - n_val + 1))
+    val = [s for i, s in enumerate(sequences) if start <= i < start + n_val]
+    return val, [s for i, s in enumerate(sequences) if not start <= i < start + n_val]
+
+
+def sequence_bursts(sequences, frames, size, seed):
+    """Validation or test bursts from real sequences: windows of `frames` consecutive frames, each
+    the same crop (LR size x size) of every frame; the window's first frame is the reference."""
+    rng = np.random.default_rng(seed)
     bursts = []
     for _, seq in sequences:
         h, w = seq.shape[1:]
@@ -313,19 +342,28 @@ def sequence_bursts(sequences, frames, size):
 
 def build(cache_dir, seed, smoke, frames, data, sequences_dir):
     started = time.time()
-    n_train, n_val = (SMOKE_N_TRAIN, SMOKE_N_VAL) if smoke else (N_TRAIN, N_VAL)
+    n_train, n_val, n_test = (SMOKE_N_TRAIN, SMOKE_N_VAL, SMOKE_N_TEST) if smoke else (N_TRAIN, N_VAL, N_TEST)
     hr_patch, val_patch = (SMOKE_HR_PATCH, SMOKE_VAL_PATCH) if smoke else (HR_PATCH, VAL_PATCH)
     real = None if sequences_dir is None else real_sequences(sequences_dir, frames)  # checked before any work
     if data is None:
+        # Training and validation scenes as before the test split existed; the test scenes are
+        # new ones after them, as many as validation has (none with real sequences, which hold the test split).
         n_scenes = max(12, (n_train + n_val) // 25)
-        scenes = [normalise(synthetic_scene(np.random.default_rng([seed, i]))) for i in range(n_scenes)]
-        source, dtype = f"synthetic ({n_scenes} scenes)", "uint16"
+        val_index = split_scenes(n_scenes)
+        test_index = set() if real is not None else set(range(n_scenes, n_scenes + len(val_index)))
+        names = list(range(n_scenes + len(test_index)))
+        scenes = [normalise(synthetic_scene(np.random.default_rng([seed, i]))) for i in names]
+        source, dtype = f"synthetic ({len(scenes)} scenes)", "uint16"
     else:
-        scenes, dtype = real_scenes(data)
+        scenes, names, dtype = real_scenes(data)
         source = f"{data} ({len(scenes)} scenes)"
-    val_index = split_scenes(len(scenes))
-    train_scenes = [s for i, s in enumerate(scenes) if i not in val_index]
+        val_index = split_scenes(len(scenes))
+        test_index = set() if real is not None else split_test(len(scenes), val_index)
+    train_scenes = [s for i, s in enumerate(scenes) if i not in val_index and i not in test_index]
     val_scenes = [s for i, s in enumerate(scenes) if i in val_index]
+    test_scenes = [s for i, s in enumerate(scenes) if i in test_index]
+    kind = "synthetic scene numbers" if data is None else f"files of {data}"
+    train_names = [n for i, n in enumerate(names) if i not in val_index and i not in test_index]
 
     import torch
     torch.set_num_threads(threads())
@@ -335,27 +373,45 @@ def build(cache_dir, seed, smoke, frames, data, sequences_dir):
     meta = {"scale": SCALE, "frames": frames, "source": source, "dtype": dtype, "smoke": smoke,
             "train": list(train_bursts.shape)}
     if real is None:
-        val_rng = np.random.default_rng(EVAL_SEED)
-        val_hr, val_bursts = synthesise(crops_with_margin(val_rng, val_scenes, val_patch, n_val), val_rng, frames, val_patch)
-        shift_add = np.concatenate([classical(val_bursts[i:i + 64]) for i in range(0, len(val_bursts), 64)])
-        arrays.update({"hidden/hr.npy": val_hr, "hidden/shift_add.npy": shift_add})
+        splits = {"units": {"train": kind, "validation": kind, "test": kind}, "train": train_names,
+                  "validation": [n for i, n in enumerate(names) if i in val_index],
+                  "test": [n for i, n in enumerate(names) if i in test_index]}
+        for prefix, held_out, count, split_seed in (("", val_scenes, n_val, EVAL_SEED), ("test/", test_scenes, n_test, TEST_SEED)):
+            split_rng = np.random.default_rng(split_seed)
+            hr, bursts = synthesise(crops_with_margin(split_rng, held_out, val_patch, count), split_rng, frames, val_patch)
+            shift_add = np.concatenate([classical(bursts[i:i + 64]) for i in range(0, len(bursts), 64)])
+            arrays.update({f"{prefix}hidden/hr.npy": hr, f"{prefix}hidden/shift_add.npy": shift_add,
+                           f"{prefix}inputs/bursts.npy": bursts, f"{prefix}inputs/lr.npy": bursts[:, 0]})
         meta["validation"] = f"synthesised bursts from {len(val_scenes)} held-out scenes"
+        meta["testing"] = f"synthesised bursts from {len(test_scenes)} other held-out scenes"
     else:
-        val_bursts = sequence_bursts(real, frames, val_patch // SCALE)
-        meta["validation"] = (f"real sequences {', '.join(name for name, _ in real)}: no ground truth, "
+        val_sequences, test_sequences = split_sequences(real)
+        splits = {"units": {"train": kind, "validation": f"sequences in {sequences_dir}", "test": f"sequences in {sequences_dir}"},
+                  "train": train_names, "validation": [name for name, _ in val_sequences],
+                  "test": [name for name, _ in test_sequences]}
+        for prefix, held_out, split_seed in (("", val_sequences, EVAL_SEED), ("test/", test_sequences, TEST_SEED)):
+            bursts = sequence_bursts(held_out, frames, val_patch // SCALE, split_seed)
+            arrays.update({f"{prefix}inputs/bursts.npy": bursts, f"{prefix}inputs/lr.npy": bursts[:, 0]})
+        meta["validation"] = (f"real sequences {', '.join(splits['validation'])}: no ground truth, "
                               "scored with no-reference measures only")
-    meta["val"] = list(val_bursts.shape)
-    arrays.update({"inputs/bursts.npy": val_bursts, "inputs/lr.npy": val_bursts[:, 0]})
+        meta["testing"] = f"real sequences {', '.join(splits['test'])}, no ground truth either"
+    meta["val"] = list(arrays["inputs/bursts.npy"].shape)
+    meta["test"] = list(arrays["test/inputs/bursts.npy"].shape)
     for name, array in arrays.items():
         path = os.path.join(cache_dir, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         np.save(path, np.ascontiguousarray(array, dtype=np.float32))
-    for part in ("train", "inputs"):
+    for part in ("hidden", "test/hidden"):  # with real sequences, neither holds targets
+        os.makedirs(os.path.join(cache_dir, part), exist_ok=True)
+    for part in ("train", "inputs", "test/inputs"):
         with open(os.path.join(cache_dir, part, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
+    with open(os.path.join(cache_dir, "hidden", "splits.json"), "w") as f:
+        json.dump(splits, f, indent=1)
     print(f"data: {source}, {dtype}; {len(train_bursts)} training bursts of {frames} frames "
           f"({hr_patch // SCALE} px LR, {hr_patch} px HR) from {len(train_scenes)} scenes; "
-          f"{len(val_bursts)} validation bursts: {meta['validation']}; {time.time() - started:.1f} s")
+          f"{meta['val'][0]} validation bursts: {meta['validation']}; "
+          f"{meta['test'][0]} test bursts: {meta['testing']}; {time.time() - started:.1f} s")
 
 
 def classical(bursts):

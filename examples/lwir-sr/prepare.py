@@ -10,11 +10,15 @@ runs it two ways:
           train/hr.npy, train/lr.npy   training pairs (train.py reads these)
           inputs/lr.npy                validation LR inputs (the predict step reads these)
           hidden/hr.npy                validation HR targets (only the trusted scorer reads these)
+          hidden/splits.json           which scenes went to training, validation and test
+          test/inputs/lr.npy, test/hidden/hr.npy
+                                       the test split, laid out as inputs/ and hidden/: no
+                                       experiment sees it, only `autoresearch verify` reads it
     python3 prepare.py predict
         loads $AUTORESEARCH_RUN_DIR/model.pt (TorchScript, saved by train.py) and writes
         $AUTORESEARCH_RUN_DIR/predictions.npy (float32, N x H x W)
 
-train.py imports the constants and helpers below; it never reads validation data.
+train.py imports the constants and helpers below; it never reads validation or test data.
 """
 import argparse
 import glob
@@ -35,10 +39,13 @@ HR_PATCH = 96             # training patch size (HR pixels), a multiple of SCALE
 VAL_PATCH = 128           # validation patch size (HR pixels), a multiple of SCALE
 N_TRAIN = 5000            # training patches
 N_VAL = 500               # validation patches
+N_TEST = 500              # test patches (the same size as validation)
 SMOKE_N_TRAIN = 1200      # --smoke: a CPU-sized task
 SMOKE_N_VAL = 64
+SMOKE_N_TEST = 64
 VAL_FRACTION = 0.15       # share of scenes held out for validation (split by scene, never by patch)
 EVAL_SEED = 1234          # validation crops are pinned, whatever the training seed
+TEST_SEED = 4321          # test scenes and crops are pinned too, with a seed of their own
 SCENE_SHAPE = (256, 320)  # synthetic scene size (H, W)
 MAX_COUNTS = 16383        # 14-bit sensor counts in 16-bit containers
 DEFAULT_VRAM_GB = 16.0    # the example's VRAM budget (a 16 GB consumer card)
@@ -138,17 +145,18 @@ def read_frame(path):
 
 
 def real_scenes(folder):
-    """A list of scenes, each a list of frame paths."""
+    """A list of scenes, each (name, list of frame paths): a file's name, or a subfolder's."""
     if not os.path.isdir(folder):
-        sys.exit(f"real data folder not found: {folder}")
+        sys.exit(f"bad input: real data folder not found: {folder}")
     files = sorted(p for pattern in IMAGE_PATTERNS for p in glob.glob(os.path.join(folder, pattern)))
-    scenes = [[p] for p in files]
+    scenes = [(os.path.basename(p), [p]) for p in files]
     for sub in sorted(d for d in glob.glob(os.path.join(folder, "*")) if os.path.isdir(d)):
         frames = sorted(p for pattern in IMAGE_PATTERNS for p in glob.glob(os.path.join(sub, pattern)))
         if frames:
-            scenes.append(frames)
-    if len(scenes) < 2:
-        sys.exit(f"{folder}: need at least 2 scenes (images or subfolders of images), found {len(scenes)}")
+            scenes.append((os.path.basename(sub), frames))
+    if len(scenes) < 3:
+        sys.exit(f"bad input: {folder}: need at least 3 scenes (images or subfolders of images), one each for "
+                 f"training, validation and test; found {len(scenes)}")
     return scenes
 
 
@@ -198,6 +206,16 @@ def split_scenes(n_scenes):
     return set(range(start, start + n_val))
 
 
+def split_test(n_scenes, val_index):
+    """Indices of the test scenes, for real data: as many as validation has (fewer if that
+    left no training scene), one contiguous block of the other scenes in name order, at a
+    pinned offset of its own. Synthetic data adds its test scenes instead (see build)."""
+    rest = [i for i in range(n_scenes) if i not in val_index]
+    n_test = min(len(val_index), len(rest) - 1)
+    start = int(np.random.default_rng(TEST_SEED).integers(0, len(rest) - n_test + 1))
+    return set(rest[start:start + n_test])
+
+
 def crops(rng, frame, size, count):
     h, w = frame.shape
     if h < size or w < size:
@@ -212,24 +230,39 @@ def crops(rng, frame, size, count):
 def build(cache_dir, seed, smoke, data, preset):
     started = time.time()
     rng = np.random.default_rng(seed)
-    n_train, n_val = (SMOKE_N_TRAIN, SMOKE_N_VAL) if smoke else (N_TRAIN, N_VAL)
+    n_train, n_val, n_test = (SMOKE_N_TRAIN, SMOKE_N_VAL, SMOKE_N_TEST) if smoke else (N_TRAIN, N_VAL, N_TEST)
     if data is None:
+        # Training and validation scenes as before the test split existed; the test scenes
+        # are new ones after them, as many as validation has, so both earlier splits stay as they were.
         n_scenes = max(12, (n_train + n_val) // 20)
+        val_index = split_scenes(n_scenes)
+        test_index = set(range(n_scenes, n_scenes + len(val_index)))
+        n_scenes += len(test_index)
+        names = list(range(n_scenes))
         scenes = [[synthetic_scene(np.random.default_rng([seed, i]))] for i in range(n_scenes)]
         source = f"synthetic ({n_scenes} scenes)"
     else:
-        scenes = [[read_frame(p) for p in paths] for paths in real_scenes(data)]
+        found = real_scenes(data)
+        names = [name for name, _ in found]
+        scenes = [[read_frame(p) for p in paths] for _, paths in found]
         source = f"{data} ({len(scenes)} scenes)"
-    val_index = split_scenes(len(scenes))
+        val_index = split_scenes(len(scenes))
+        test_index = split_test(len(scenes), val_index)
     val_scenes = [scene for i, scene in enumerate(scenes) if i in val_index]
-    train_scenes = [scene for i, scene in enumerate(scenes) if i not in val_index]
+    test_scenes = [scene for i, scene in enumerate(scenes) if i in test_index]
+    train_scenes = [scene for i, scene in enumerate(scenes) if i not in val_index and i not in test_index]
+    kind = "synthetic scene numbers" if data is None else f"files or subfolders of {data}"
+    splits = {"units": {"train": kind, "validation": kind, "test": kind},
+              "train": [n for i, n in enumerate(names) if i not in val_index and i not in test_index],
+              "validation": [n for i, n in enumerate(names) if i in val_index],
+              "test": [n for i, n in enumerate(names) if i in test_index]}
     dtype = str(scenes[0][0].dtype)
 
     def patches(scene_list, size, count, crop_rng):
         frames = [normalise(f) for scene in scene_list for f in scene]
         frames = [f for f in frames if min(f.shape) >= size]
         if not frames:
-            sys.exit(f"no frame is at least {size}x{size} pixels")
+            sys.exit(f"bad input: no frame is at least {size}x{size} pixels")
         per_frame = int(np.ceil(count / len(frames)))
         out = [p for f in frames for p in crops(crop_rng, f, size, per_frame)]
         chosen = crop_rng.permutation(len(out))[:count]
@@ -237,24 +270,31 @@ def build(cache_dir, seed, smoke, data, preset):
 
     train_hr = patches(train_scenes, HR_PATCH, n_train, rng)
     val_hr = patches(val_scenes, VAL_PATCH, n_val, np.random.default_rng(EVAL_SEED))
+    test_hr = patches(test_scenes, VAL_PATCH, n_test, np.random.default_rng(TEST_SEED))
     degrade_rng = np.random.default_rng(EVAL_SEED + 1)
     train_lr = np.stack([downscale(p, preset, degrade_rng) for p in train_hr])
     val_lr = np.stack([downscale(p, preset, degrade_rng) for p in val_hr])
+    test_degrade_rng = np.random.default_rng(TEST_SEED + 1)
+    test_lr = np.stack([downscale(p, preset, test_degrade_rng) for p in test_hr])
 
     meta = {"scale": SCALE, "source": source, "dtype": dtype, "preset": preset, "smoke": smoke,
-            "train": list(train_hr.shape), "val": list(val_hr.shape), "normalisation": "per-frame percentiles"
-            if dtype != "uint8" else "/255"}
+            "train": list(train_hr.shape), "val": list(val_hr.shape), "test": list(test_hr.shape),
+            "normalisation": "per-frame percentiles" if dtype != "uint8" else "/255"}
     for name, array in [("train/hr.npy", train_hr), ("train/lr.npy", train_lr),
-                        ("inputs/lr.npy", val_lr), ("hidden/hr.npy", val_hr)]:
+                        ("inputs/lr.npy", val_lr), ("hidden/hr.npy", val_hr),
+                        ("test/inputs/lr.npy", test_lr), ("test/hidden/hr.npy", test_hr)]:
         path = os.path.join(cache_dir, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         np.save(path, array)
-    for part in ("train", "inputs"):
+    for part in ("train", "inputs", "test/inputs"):
         with open(os.path.join(cache_dir, part, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
+    with open(os.path.join(cache_dir, "hidden", "splits.json"), "w") as f:
+        json.dump(splits, f, indent=1)
     print(f"data: {source}, {dtype}; {len(train_hr)} training patches of {HR_PATCH}px from "
           f"{len(train_scenes)} scenes, {len(val_hr)} validation patches of {VAL_PATCH}px from "
-          f"{len(val_scenes)} scenes; x{SCALE} {preset}; {time.time() - started:.1f} s")
+          f"{len(val_scenes)} scenes, {len(test_hr)} test patches of {VAL_PATCH}px from "
+          f"{len(test_scenes)} scenes; x{SCALE} {preset}; {time.time() - started:.1f} s")
 
 
 # ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 /**
  * The phase-3 data step on real folders: bad input (too few frames, mixed sizes, mixed
- * bit depths, a file that is not an image) fails with a message naming the file and
- * writes nothing; the real sequences in ../shared/data/lwir-bursts build a cache of
- * real bursts without targets. Runs prepare.py itself; needs python with torch, numpy
- * and PIL, and skips, saying so, without one.
+ * bit depths, a file that is not an image, a single sequence) fails with a message naming
+ * the file and writes nothing; real frames split by file into training, validation and
+ * test; the real sequences in ../shared/data/lwir-bursts build validation and test bursts
+ * without targets, a sequence in one split only. Runs prepare.py itself; needs python with
+ * torch, numpy and PIL, and skips, saying so, without one.
  */
 import { locatePython } from "@autoresearch/core"
 import { spawnSync } from "node:child_process"
@@ -42,7 +43,7 @@ const prepare = (args: Array<string>) => {
     encoding: "utf8",
     env: { ...process.env, AUTORESEARCH_CACHE_DIR: cache, AUTORESEARCH_SEED: "0" }
   })
-  return { status: result.status, output: `${result.stdout}${result.stderr}`, written: fs.readdirSync(cache, { recursive: true }) }
+  return { cache, status: result.status, output: `${result.stdout}${result.stderr}`, written: fs.readdirSync(cache, { recursive: true }) }
 }
 
 const frames = (count: number, shape: [number, number] = [60, 80], bits: 8 | 16 = 8) =>
@@ -66,6 +67,8 @@ describe("examples/lwir-mfsr prepare.py on real folders", () => {
     fs.writeFileSync(path.join(fake, "a", "004.png"), "not a png either")
     const singles = path.join(base, "singles")
     writeFrames(singles, [...frames(4, [200, 200]), ...frames(1, [200, 200], 16)])
+    const lone = path.join(base, "lone")
+    writeFrames(path.join(lone, "a"), frames(5))
 
     const cases: Array<[Array<string>, RegExp]> = [
       [["--sequences", short], /short\/a: 3 frames, fewer than the 4 a burst needs/],
@@ -74,6 +77,7 @@ describe("examples/lwir-mfsr prepare.py on real folders", () => {
       [["--sequences", stray], /stray\/a\/notes\.txt: not an image \(PNG or TIFF\); move it out/],
       [["--sequences", fake], /fake\/a\/004\.png: not a readable image/],
       [["--data", singles], /singles: 8-bit and 16-bit frames mixed/],
+      [["--sequences", lone], /lone: 1 sequence folder; validation and test need one each .*add a second/],
       [["--sequences", path.join(base, "absent")], /absent: not a folder/]
     ]
     for (const [args, message] of cases) {
@@ -86,16 +90,38 @@ describe("examples/lwir-mfsr prepare.py on real folders", () => {
     }
   }, 300_000)
 
+  it.skipIf(!hasTorch)(hasTorch ? "splits real frames by file into training, validation and test" : skipped, () => {
+    const five = path.join(base, "five")
+    writeFrames(five, frames(5, [200, 200]))
+    const result = prepare(["--data", five, "--frames", "2"])
+    expect(result.status, result.output).toBe(0)
+    expect(result.output).toMatch(/from 1 scenes; 48 validation bursts: .* 2 held-out scenes; 48 test bursts: .* 2 other held-out scenes/)
+    for (const name of ["inputs/bursts.npy", "inputs/lr.npy", "inputs/meta.json", "hidden/hr.npy", "hidden/shift_add.npy"]) {
+      expect(result.written).toContain(path.join("test", ...name.split("/")))
+    }
+    const splits = JSON.parse(fs.readFileSync(path.join(result.cache, "hidden", "splits.json"), "utf8"))
+    expect([splits.train.length, splits.validation.length, splits.test.length]).toEqual([1, 2, 2])
+    expect([...splits.train, ...splits.validation, ...splits.test].sort()).toEqual(["000.png", "001.png", "002.png", "003.png", "004.png"])
+    expect(JSON.parse(fs.readFileSync(path.join(result.cache, "test", "inputs", "meta.json"), "utf8")).test).toEqual([48, 2, 24, 24])
+  }, 300_000)
+
   const haveBursts = fs.existsSync(bursts)
   const title = !hasTorch ? skipped : haveBursts
-    ? "builds real validation bursts from ../shared/data/lwir-bursts, without targets"
+    ? "builds real validation and test bursts from ../shared/data/lwir-bursts, without targets, a sequence in one split"
     : `SKIPPED: ${bursts} is absent (the real LWIR sequences)`
   it.skipIf(!hasTorch || !haveBursts)(title, () => {
     const result = prepare(["--sequences", bursts])
     expect(result.status, result.output).toBe(0)
-    expect(result.output).toMatch(/real sequences nato-camp, tree: no ground truth/)
-    expect(result.written).toContain(path.join("inputs", "bursts.npy"))
-    expect(result.written).toContain(path.join("inputs", "lr.npy"))
+    expect(result.output).toMatch(/32 validation bursts: real sequences tree: no ground truth.*; 60 test bursts: real sequences nato-camp/)
+    for (const part of ["inputs", path.join("test", "inputs")]) {
+      expect(result.written).toContain(path.join(part, "bursts.npy"))
+      expect(result.written).toContain(path.join(part, "lr.npy"))
+    }
     expect(result.written).not.toContain(path.join("hidden", "hr.npy"))
+    expect(result.written).not.toContain(path.join("test", "hidden", "hr.npy"))
+    const splits = JSON.parse(fs.readFileSync(path.join(result.cache, "hidden", "splits.json"), "utf8"))
+    expect([splits.validation, splits.test]).toEqual([["tree"], ["nato-camp"]])
+    const meta = JSON.parse(fs.readFileSync(path.join(result.cache, "test", "inputs", "meta.json"), "utf8"))
+    expect([meta.val, meta.test]).toEqual([[32, 4, 24, 24], [60, 4, 24, 24]])
   }, 300_000)
 })

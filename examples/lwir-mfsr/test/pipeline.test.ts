@@ -1,9 +1,10 @@
 /**
  * The frozen pipeline's parts, run by themselves with the real python: the registration
  * recovers known sub-pixel shifts, every fusion choice of train.py saves and loads through
- * the trusted predict step, and files the experiment planted in its run directory (a FIFO,
- * links) neither hang predict nor redirect its writes. Skips, saying so, without a python
- * that has torch, numpy and PIL.
+ * the trusted predict step, files the experiment planted in its run directory (a FIFO,
+ * links) neither hang predict nor redirect its writes, and the data step's test split
+ * (scenes of its own, laid out like the cache) runs through predict unchanged. Skips,
+ * saying so, without a python that has torch, numpy and PIL.
  */
 import { locatePython } from "@autoresearch/core"
 import { execFileSync, spawnSync } from "node:child_process"
@@ -94,6 +95,68 @@ assert np.median(errors) < 0.15 and errors.max() < 0.5
       expect(shape.trim()).toBe("(48, 96, 96)")
     }
   }, 600_000)
+
+  it.skipIf(!hasTorch)(title("three splits by scene; the test split, laid out like the cache, runs through predict unchanged"), () => {
+    const inspect = `
+import json, os, sys, numpy as np
+cache = sys.argv[1]
+arrays = {os.path.relpath(os.path.join(d, n), cache): np.load(os.path.join(d, n))
+          for d, _, names in os.walk(cache) for n in names if n.endswith(".npy")}
+def shared_rows(small, big, width):
+    # rows of big (at any offset) equal to the first width pixels of a patch of small: a crop from a shared scene
+    keys = {p[0, :width].tobytes() for p in small}
+    return sum(row[c:c + width].tobytes() in keys for p in big for row in p for c in range(row.shape[0] - width + 1))
+test = arrays["test/hidden/hr.npy"]
+print(json.dumps({
+    "shapes": {name: list(a.shape) for name, a in sorted(arrays.items())},
+    "splits": json.load(open(os.path.join(cache, "hidden", "splits.json"))),
+    "meta": {part: json.load(open(os.path.join(cache, part, "meta.json"))) for part in ("train", "inputs", "test/inputs")},
+    "shared": {"train": shared_rows(arrays["train/hr.npy"], test, 64), "validation": shared_rows(arrays["hidden/hr.npy"], test, 48)},
+}))
+`
+    const inspected = py(["-c", inspect, cache])
+    expect(inspected.status, inspected.stderr).toBe(0)
+    const { shapes, splits, meta, shared } = JSON.parse(inspected.stdout)
+    const held = { "bursts.npy": [48, 3, 24, 24], "lr.npy": [48, 24, 24], "hr.npy": [48, 96, 96], "shift_add.npy": [48, 96, 96] }
+    expect(shapes).toEqual({
+      "hidden/hr.npy": held["hr.npy"], "hidden/shift_add.npy": held["shift_add.npy"],
+      "inputs/bursts.npy": held["bursts.npy"], "inputs/lr.npy": held["lr.npy"],
+      "test/hidden/hr.npy": held["hr.npy"], "test/hidden/shift_add.npy": held["shift_add.npy"],
+      "test/inputs/bursts.npy": held["bursts.npy"], "test/inputs/lr.npy": held["lr.npy"],
+      "train/bursts.npy": [1000, 3, 16, 16], "train/hr.npy": [1000, 64, 64]
+    })
+    // Validation keeps the scenes it had before the test split existed; the test scenes are new ones.
+    expect(splits.validation).toEqual([35, 36, 37, 38, 39, 40])
+    expect(splits.test).toEqual([41, 42, 43, 44, 45, 46])
+    expect([...splits.train, ...splits.validation, ...splits.test].sort((a: number, b: number) => a - b)).toEqual(Array.from({ length: 47 }, (_, i) => i))
+    expect(meta["test/inputs"]).toEqual(meta.inputs)
+    expect(meta.inputs).toMatchObject({ val: [48, 3, 24, 24], test: [48, 3, 24, 24] })
+    expect(shared).toEqual({ train: 0, validation: 0 })
+    expect(fs.readdirSync(path.join(cache, "train")).sort()).toEqual(["bursts.npy", "hr.npy", "meta.json"])
+    expect(fs.readdirSync(path.join(cache, "inputs")).sort()).toEqual(["bursts.npy", "lr.npy", "meta.json"])
+
+    const { run } = trainAndPredict("test-split", fs.readFileSync(path.join(example, "train.py"), "utf8"))
+    const predicted = py(["prepare.py", "predict"], {
+      AUTORESEARCH_INPUTS_DIR: path.join(cache, "test", "inputs"),
+      AUTORESEARCH_RUN_DIR: run
+    }, path.dirname(run))
+    expect(predicted.status, predicted.stderr).toBe(0)
+    expect(JSON.parse(fs.readFileSync(path.join(run, "verdict.json"), "utf8"))).toEqual({ status: "ok" })
+    const psnr = `
+import json, sys, numpy as np
+p, t, s = (np.load(f) for f in sys.argv[1:])
+db = lambda x: float(np.mean([10 * np.log10(1 / np.mean((a - b)[4:-4, 4:-4] ** 2)) for a, b in zip(np.clip(x, 0, 1), t)]))
+print(json.dumps({"shape": list(p.shape), "model": db(p), "shift_add": db(s)}))
+`
+    const test = path.join(cache, "test")
+    const scored = py(["-c", psnr, path.join(run, "predictions.npy"), path.join(test, "hidden", "hr.npy"), path.join(test, "hidden", "shift_add.npy")])
+    expect(scored.status, scored.stderr).toBe(0)
+    const { shape, model, shift_add } = JSON.parse(scored.stdout)
+    console.log(`test split: model ${model.toFixed(3)} dB (1 s of training), shift-and-add ${shift_add.toFixed(3)} dB`)
+    expect(shape).toEqual([48, 96, 96])
+    expect(model).toBeGreaterThan(20)
+    expect(shift_add).toBeGreaterThan(20)
+  }, 300_000)
 
   it.skipIf(!hasTorch)(title("a FIFO or a link the experiment planted neither hangs predict nor redirects its writes"), () => {
     const outside = path.join(base, "outside.txt")

@@ -1,7 +1,8 @@
 /**
  * The phase-1 example end to end, as CI runs it: prepare on synthetic LWIR scenes (smoke
  * size), three CPU experiments with the offline knob proposer, the sandboxed runner and
- * the PSNR-gated scorer, through the real CLI. Needs a python with torch, numpy and PIL
+ * the PSNR-gated scorer, through the real CLI; then the baseline's model predicts the test
+ * split, which no experiment saw. Needs a python with torch, numpy and PIL
  * (Debian: python3-torch python3-numpy python3-pil); skips, saying so, without one.
  */
 import { locatePython } from "@autoresearch/core"
@@ -42,6 +43,11 @@ describe("examples/lwir-sr", () => {
       { cwd: base, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
     )
     expect(stdout).toContain("proposer knob")
+    // minDelta "auto": the noise floor over three seeds of the baseline sets the threshold, and
+    // the run ends with verify's validation/test table (issue 13's done-when for ./dev demo).
+    expect(stdout).toMatch(/^noise floor: sd [0-9.e-]+, MAD [0-9.e-]+ over 3 seeds of [0-9a-f]{7}; keep threshold [0-9.e-]+ \(auto: 2 sd\)$/m)
+    expect(stdout).toMatch(/^verify val_psnr \(higher is better\), 1 fresh seed each/m)
+    expect(stdout).toMatch(/^baseline #0 +[0-9a-f]{7} +\d+\.\d{4} +\d+\.\d{4} +\d+\.\d{4} /m)
     const state = path.join(base, ".autoresearch", "lwir-sr")
     const journal = fs.readFileSync(path.join(state, "journal.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line))
     expect(journal.map((entry) => entry.id)).toEqual([0, 1, 2])
@@ -72,5 +78,26 @@ describe("examples/lwir-sr", () => {
       expect(git("rev-parse", `refs/autoresearch/lwir-sr/discarded/${entry.id}`)).toBe(entry.commit)
     }
     expect(git("-C", path.join(state, "worktree"), "status", "--porcelain")).toBe("")
+
+    // The test split (no experiment saw it): the trusted predict step runs on its inputs as on
+    // validation's, and the baseline's predictions beat bicubic there too.
+    const cache = path.join(state, "cache")
+    const run = path.join(base, "test-split-run")
+    fs.mkdirSync(run)
+    fs.copyFileSync(path.join(state, "runs", "0", "model.pt"), path.join(run, "model.pt"))
+    execFileSync(python[0]!, [...python.slice(1), path.join(research, "prepare.py"), "predict"], {
+      cwd: research,
+      env: { ...env, AUTORESEARCH_INPUTS_DIR: path.join(cache, "test", "inputs"), AUTORESEARCH_RUN_DIR: run },
+      stdio: "pipe"
+    })
+    const measured = JSON.parse(execFileSync(
+      process.execPath,
+      [path.join(root, "packages/cli/dist/bin.js"), "metrics", path.join(run, "predictions.npy"), path.join(cache, "test", "hidden", "hr.npy"),
+        "--lr", path.join(cache, "test", "inputs", "lr.npy"), "--json"],
+      { encoding: "utf8" }
+    ))
+    expect(measured.prediction.shape).toEqual([64, 128, 128])
+    console.log(`lwir-sr baseline on the test split: ${measured.psnr.toFixed(3)} dB, bicubic ${measured.bicubicPsnr.toFixed(3)} dB`)
+    expect(measured.psnr).toBeGreaterThan(measured.bicubicPsnr)
   }, 600_000)
 })
