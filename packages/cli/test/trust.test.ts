@@ -91,9 +91,11 @@ describe("the noise floor", () => {
     const [noise] = noiseRecords(repo, "research")
     expect(noise.seeds).toEqual([1, 2])
     expect(noise.values[0]).not.toBe(noise.values[1])
-    // A run that follows keeps by it and does not measure again.
-    const run = cli(["run", "research", "--max-experiments", "1"], repo.root)
+    // A run that follows judges its first candidate by it, and does not measure again.
+    const run = cli(["run", "research", "--max-experiments", "2", "--proposer", "knob"], repo.root)
     expect(run.code, run.output).toBe(0)
+    expect(readJournal(repo, "research")).toHaveLength(2)
+    expect(run.output).not.toContain("noise run")
     expect(noiseRecords(repo, "research")).toHaveLength(1)
     expect(cli(["noise", "research", "--runs", "1"], repo.root).output).toContain("--runs must be 2 or more")
   }, 300_000)

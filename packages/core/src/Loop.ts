@@ -61,9 +61,9 @@ const measureNoise = Effect.fnUntraced(function*(
   for (let k = 1; seeds.length + failed.length < options.runs; k++) {
     const seed = noiseSeed(config.seed, k)
     const trial = yield* trials.trial({ id: -1, seed, label: `noise-seed${seed}`, incumbent: undefined })
-    const value = trial.result.status === "ok" && trial.score?.status === "ok" ? trial.score.metrics[config.metric.name] : undefined
+    const value = Trials.metricOf(trial, config.metric.name)
     yield* events.publish({ _tag: "NoiseRun", run: seeds.length + failed.length + 1, of: options.runs, seed, value })
-    if (value === undefined || !Number.isFinite(value)) failed.push(`seed ${seed}: ${trial.result.reason ?? trial.score?.reason ?? trial.result.status}`)
+    if (value === undefined) failed.push(`seed ${seed}: ${trial.result.reason ?? trial.score?.reason ?? trial.result.status}`)
     else {
       seeds.push(seed)
       values.push(value)
@@ -122,9 +122,9 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
   if (baseline !== undefined && baseline.status !== "keep") {
     return yield* baselineFailed(`of this research run failed (${baseline.reason ?? baseline.status})`)
   }
-  const keptCommit = () => [...entries].reverse().find((entry) => entry.status === "keep")?.commit
+  const lastKept = () => [...entries].reverse().find((entry) => entry.status === "keep")
   const head = yield* ratchet.head
-  const incumbentCommit = keptCommit()
+  const incumbentCommit = lastKept()?.commit
   if (incumbentCommit && head !== incumbentCommit) {
     yield* ratchet.setAside(`interrupted/${entries.length}-${head.slice(0, 12)}`, head, incumbentCommit)
   }
@@ -134,17 +134,14 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
   const dataFingerprint = trials.dataFingerprint
   const env = Environment.probe(config.python)
 
-  // The noise floor: measured once, right after the baseline (or on a resume that lacks it).
+  // The noise floor: measured once, when the first candidate is about to be judged by it.
   let noise = (yield* journal.noise).at(-1)
-  const wantsNoise = config.budget.noiseRuns >= 2
   const measure = (entry: JournalEntry) => {
     const value = entry.metrics[config.metric.name]
     // The baseline's own run counts as one; a confirmed keep's value is a mean, so it does not.
     const first = entry.id === 0 && value !== undefined ? { seed: entry.seed, value } : undefined
     return measureNoise(config, trials, { commit: entry.commit!, runs: config.budget.noiseRuns, ...(first === undefined ? {} : { first }) })
   }
-  const lastKept = () => [...entries].reverse().find((entry) => entry.status === "keep")
-  if (wantsNoise && noise === undefined && lastKept() !== undefined) noise = yield* measure(lastKept()!)
 
   let ran = 0
   const spentUsd = () => entries.reduce((sum, entry) => sum + entry.cost.usd, 0)
@@ -162,6 +159,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     if (stop !== undefined) return yield* finish(stop)
 
     const id = entries.length
+    if (id > 0 && noise === undefined && config.budget.noiseRuns >= 2) noise = yield* measure(lastKept()!)
     const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
     const seconds: Record<string, number> = {}
     const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
@@ -278,10 +276,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
         const values = [score!.metrics[config.metric.name]!]
         for (let k = 1; k <= config.budget.confirmRuns; k++) {
           const seed = confirmSeed(config.seed, id, k)
-          const again = yield* trials.trial({ id, seed, label: `${id}-seed${seed}`, incumbent })
-          const value = again.score?.status === "ok" && again.result.status === "ok"
-            ? again.score.metrics[config.metric.name]
-            : undefined
+          const value = Trials.metricOf(yield* trials.trial({ id, seed, label: `${id}-seed${seed}`, incumbent }), config.metric.name)
           confirmations.push(value ?? Number.NaN)
           values.push(value ?? Number.NaN)
         }
@@ -311,6 +306,5 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     if (id === 0 && !decision.keep) {
       return yield* baselineFailed(`failed: ${entry.reason}; log: ${result.phases.at(-1)?.logPath ?? "-"}`)
     }
-    if (id === 0 && wantsNoise && noise === undefined) noise = yield* measure(entry)
   }
 })

@@ -30,13 +30,19 @@ const median = (values: ReadonlyArray<number>) => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
+/** Mean and sample standard deviation (n - 1) of one value or more; the sd of one value is 0. */
+export const meanAndSd = (values: ReadonlyArray<number>) => {
+  const mean = values.reduce((sum, value) => sum + value, 0) / values.length
+  const sd = values.length < 2 ? 0 : Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1))
+  return { mean, sd }
+}
+
 /** Mean, sample standard deviation and MAD of at least two values. */
 export const spread = (values: ReadonlyArray<number>) => {
   if (values.length < 2 || values.some((value) => !Number.isFinite(value))) {
     throw new Error(`a spread needs at least two finite values, got [${values.join(", ")}]`)
   }
-  const mean = values.reduce((sum, value) => sum + value, 0) / values.length
-  const sd = Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1))
+  const { mean, sd } = meanAndSd(values)
   const centre = median(values)
   const mad = median(values.map((value) => Math.abs(value - centre)))
   return { mean, sd, mad }

@@ -69,6 +69,10 @@ export interface Trial extends Scored {
   readonly test?: Scored
 }
 
+/** The primary metric of a split that ran to the end and scored, else undefined (scores keep finite metrics only). */
+export const metricOf = (scored: Scored | undefined, name: string): number | undefined =>
+  scored !== undefined && scored.result.status === "ok" && scored.score?.status === "ok" ? scored.score.metrics[name] : undefined
+
 const finite = (record: Readonly<Record<string, number>>) =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => Number.isFinite(value)))
 

@@ -7,6 +7,7 @@
  */
 import { Schema } from "effect"
 import { RunEnvironment } from "./Environment.ts"
+import { meanAndSd } from "./Noise.ts"
 
 /** A metric over several seeds: the finite values, their mean and sample standard deviation (0 for one). */
 export const Sample = Schema.Struct({
@@ -60,14 +61,11 @@ export const sample = (seeds: ReadonlyArray<number>, values: ReadonlyArray<numbe
   })
   if (finite.length === 0) return null
   const kept = finite.map((one) => one.value)
-  const mean = kept.reduce((sum, value) => sum + value, 0) / kept.length
-  const sd = kept.length < 2 ? 0 : Math.sqrt(kept.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (kept.length - 1))
   return {
     seeds: finite.map((one) => one.seed),
     values: kept,
     failed: seeds.filter((seed) => !finite.some((one) => one.seed === seed)),
-    mean,
-    sd
+    ...meanAndSd(kept)
   }
 }
 

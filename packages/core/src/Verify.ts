@@ -69,10 +69,8 @@ export const run = Effect.fn("Verify.run")(function*(config: ResolvedConfig, pat
       const test: Array<number | undefined> = []
       for (const seed of seeds) {
         const trial = yield* trials.trial({ id: -1, seed, label: `verify-${entry.id}-seed${seed}`, incumbent: undefined, test: hasTest })
-        const valueOf = (scored: Trials.Scored | undefined) =>
-          scored !== undefined && scored.result.status === "ok" && scored.score?.status === "ok" ? scored.score.metrics[name] : undefined
-        validation.push(valueOf(trial))
-        test.push(valueOf(trial.test))
+        validation.push(Trials.metricOf(trial, name))
+        test.push(Trials.metricOf(trial.test, name))
         yield* events.publish({ _tag: "VerifyRun", role, id: entry.id, seed, validation: validation.at(-1), test: test.at(-1) })
       }
       return {
