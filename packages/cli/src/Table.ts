@@ -50,7 +50,7 @@ export const noiseLine = (noise: NoiseFloor | undefined, metric: Pick<MetricSpec
   const keep = threshold(rule, noise)
   const keepText = keep === undefined ? "" : `; keep threshold ${formatMetric(keep)}${rule === "auto" ? " (auto: 2 sd)" : " (configured)"}`
   return noise === undefined
-    ? `noise floor: not measured (budget.noiseRuns, or autoresearch noise)${keepText}`
+    ? `noise floor: not measured yet (budget.noiseRuns measures it before the first candidate; autoresearch noise on demand)${keepText}`
     : `noise floor: sd ${formatMetric(noise.sd)}, MAD ${formatMetric(noise.mad)} over ${noise.values.length} seeds of ${noise.commit.slice(0, 7)}${keepText}`
 }
 
