@@ -6,6 +6,7 @@
  */
 import {
   bestEntry,
+  type Dropped,
   Journal,
   type JournalEntry,
   type LoopEvent,
@@ -89,6 +90,10 @@ const run = Command.make(
     verifySeeds: Flag.Int("verify-seeds").pipe(
       Flag.withDescription("At the end, verify the best and the baseline with this many fresh seeds where the data has a test split (0: no verify; default budget.verifySeeds, else 2)"),
       Flag.optional
+    ),
+    fresh: Flag.Boolean("fresh").pipe(
+      Flag.withDescription("Start the tag over: its earlier run's refs, branch head and state files are set aside under previous/<time>/, and the branch restarts at HEAD"),
+      Flag.withDefault(false)
     )
   },
   Effect.fnUntraced(function*(input) {
@@ -98,6 +103,11 @@ const run = Command.make(
     if (Option.isSome(input.verifySeeds) && input.verifySeeds.value < 0) {
       return yield* new CliError({ reason: "--verify-seeds must be 0 (no verify) or more" })
     }
+    if (Option.isSome(input.maxExperiments) && input.maxExperiments.value < 1) {
+      return yield* new CliError({ reason: "--max-experiments must be 1 or more (the baseline counts as one)" })
+    }
+    // Checked now: the replay proposer would find it missing only once the baseline has trained.
+    if (Option.isSome(input.replayDir)) yield* checkReplayDir(input.replayDir.value)
     const opened = yield* open(input, {
       ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
       ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
@@ -114,12 +124,17 @@ const run = Command.make(
     yield* write(
       `autoresearch: ${opened.dir === process.cwd() ? "." : shown(opened.dir)} on branch ${where.branch} (${opened.version}, proposer ${proposer.name}: ${proposer.why})\n`
     )
+    if (input.fresh) {
+      const setAside = yield* Research.startOver(where)
+      if (setAside !== undefined) yield* write(`--fresh: set aside the earlier run: ${setAside}\n`)
+    }
     // Only once every check has passed: a refused start leaves no state behind.
     yield* Research.sealConfigModules(where, opened.modules)
     const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, opened.scorer, opened.runner)
     const verifySeeds = Option.getOrElse(input.verifySeeds, () => config.budget.verifySeeds)
     const { summary, noise, verification } = yield* Effect.gen(function*() {
       const journal = yield* Journal
+      yield* warnDropped(journal.dropped)
       const printer = yield* follow(config, yield* journal.entries)
       const summary = yield* Loop.run(config, where)
       yield* Fiber.join(printer)
@@ -135,6 +150,30 @@ const run = Command.make(
     if (summary.best?.commit) yield* write(`best commit: ${summary.best.commit} (git checkout ${where.branch})\n`)
   })
 ).pipe(Command.withDescription("Run (or resume) the research loop on a research directory"))
+
+/** Refuses a --replay-dir that is not a folder, before anything runs. */
+const checkReplayDir = (dir: string) => {
+  const full = path.resolve(dir)
+  const stats = fs.statSync(full, { throwIfNoEntry: false })
+  if (stats === undefined) return Effect.fail(new CliError({ reason: `replay folder not found: ${full} (--replay-dir)` }))
+  if (!stats.isDirectory()) return Effect.fail(new CliError({ reason: `replay folder ${full} is not a directory (--replay-dir)` }))
+  return Effect.void
+}
+
+/** Says which lines cut short by a crash opening the journal dropped, and where each is kept. */
+const warnDropped = (lines: ReadonlyArray<Dropped>) =>
+  Effect.forEach(lines, (dropped) =>
+    write(
+      `warning: ${shown(dropped.file)} line ${dropped.line} was cut short (${dropped.bytes} bytes, a write interrupted by a crash): ` +
+        `dropped from the record, kept in ${shown(dropped.copy)}\n`
+    ), { discard: true })
+
+/** Runs `effect` once the journal's dropped lines, if any, have been warned of. */
+const afterDropped = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    yield* warnDropped((yield* Journal).dropped)
+    return yield* effect
+  })
 
 /**
  * Prints the line of each event of the `tags` while `effect` runs. Only those: a new
@@ -171,7 +210,7 @@ const noise = Command.make(
   Effect.fnUntraced(function*(input) {
     if (input.runs < 2) return yield* new CliError({ reason: "--runs must be 2 or more: a spread needs two values" })
     const { config, where, services } = yield* openForTrials(input)
-    const floor = yield* followWhile(Loop.noise(config, where, input.runs), config.metric.name, ["Prepared", "PhaseFinished", "NoiseRun", "NoiseMeasured"]).pipe(Effect.scoped, Effect.provide(services))
+    const floor = yield* afterDropped(followWhile(Loop.noise(config, where, input.runs), config.metric.name, ["Repaired", "Prepared", "PhaseFinished", "NoiseRun", "NoiseMeasured"])).pipe(Effect.scoped, Effect.provide(services))
     yield* write(`${noiseLine(floor, config.metric)}\nvalues: ${floor.values.map((value, k) => `seed ${floor.seeds[k]} ${value.toFixed(4)}`).join(", ")}\n`)
   })
 ).pipe(Command.withDescription("Measure the noise floor: train the branch head several times with different seeds and record the spread"))
@@ -187,11 +226,11 @@ const verify = Command.make(
   Effect.fnUntraced(function*(input) {
     if (input.seeds < 1) return yield* new CliError({ reason: "--seeds must be 1 or more" })
     const { config, where, services } = yield* openForTrials(input)
-    const verification = yield* followWhile(
+    const verification = yield* afterDropped(followWhile(
       Verify.run(config, where, { commit: Option.getOrUndefined(input.commit), seeds: input.seeds }),
       config.metric.name,
-      ["Prepared", "PhaseFinished", "VerifyRun"]
-    ).pipe(
+      ["Repaired", "Prepared", "PhaseFinished", "VerifyRun"]
+    )).pipe(
       Effect.scoped,
       Effect.provide(services)
     )
@@ -209,7 +248,10 @@ const status = Command.make(
     const where = yield* Research.paths(dir, tag)
     const file = path.join(where.stateDir, "journal.jsonl")
     if (!fs.existsSync(file)) return yield* new CliError({ reason: `no research run '${tag}' yet (run \`autoresearch run ${input.dir}\`)` })
-    const { entries } = readJournal(file)
+    const { entries, cutShort } = readJournal(file)
+    if (cutShort !== undefined) {
+      yield* write(`warning: ${shown(file)} line ${cutShort.line} was cut short by a crash; the next run drops it, and keeps a copy\n`)
+    }
     const noise = readNoise(path.join(where.stateDir, "noise.jsonl")).entries.at(-1)
     const verification = readVerifications(path.join(where.stateDir, "verify.jsonl")).entries.at(-1)
     yield* write(`${where.branch}: ${entries.length} experiments\n${table(entries, loaded.config.metric, noise)}\n${noiseLine(noise, loaded.config.metric)}\n`)

@@ -1,6 +1,7 @@
 /**
  * Loading `autoresearch.config.ts` from a research directory: found, imported (Node
- * strips the types), and validated, with an error that says which of these failed.
+ * strips the types), and validated, with an error that says which of these failed (and,
+ * for a syntax error, where: file, line and column).
  */
 import { type Budget, ConfigError, resolveConfig, validateConfig, type ResolvedConfig } from "@autoresearch/core"
 import { Effect, Result, Schema } from "effect"
@@ -47,6 +48,40 @@ const recordImports = () => {
   })
 }
 
+/** This package's siblings: frames in them are the CLI's, not the user's. */
+const ownPackages = path.resolve(import.meta.dirname, "../..")
+
+const fromUrl = (file: string) => (file.startsWith("file://") ? fileURLToPath(file) : file)
+
+/**
+ * Where a module failed to load, as `file:line:column`: for a syntax error, from the
+ * excerpt Node puts at the top of its stack (`file:line`, the line, a caret under the
+ * column); otherwise the first stack frame in a file of the user's.
+ */
+const errorLocation = (error: unknown): string | undefined => {
+  const stack = error instanceof Error && typeof error.stack === "string" ? error.stack.split("\n") : []
+  if (error instanceof SyntaxError) {
+    const header = /^(.+):(\d+)$/.exec(stack[0] ?? "")
+    const caret = stack.findIndex((line) => /^\s*\^+\s*$/.test(line))
+    if (header !== null) return `${fromUrl(header[1]!)}:${header[2]}${caret > 1 ? `:${stack[caret]!.indexOf("^") + 1}` : ""}`
+  }
+  for (const line of stack) {
+    const frame = /(file:\/\/[^\s()]+):(\d+):(\d+)\)?\s*$/.exec(line)
+    if (frame === null) continue
+    const where = fromUrl(frame[1]!)
+    if (!where.split(path.sep).includes("node_modules") && !where.startsWith(ownPackages + path.sep)) return `${where}:${frame[2]}:${frame[3]}`
+  }
+  return undefined
+}
+
+/** Why importing the config failed, with the file, line and column where Node says. */
+const loadFailure = (file: string, error: unknown) => {
+  const message = error instanceof Error ? error.message.split("\n")[0] : String(error)
+  const location = errorLocation(error)
+  if (location === undefined) return `cannot load ${file}: ${message}`
+  return location.startsWith(`${file}:`) ? `cannot load ${location}: ${message}` : `cannot load ${file}: ${location}: ${message}`
+}
+
 /**
  * Loads, validates and resolves the config in `dir`. `budget` overrides the config's own
  * (flags such as --budget) before the defaults derived from it, such as the grace, are set.
@@ -69,7 +104,7 @@ export const loadConfig = Effect.fnUntraced(function*(dir: string, budget: Parti
     Effect.mapError((error) =>
       error instanceof ConfigError
         ? new ConfigError({ source: file, problems: error.problems })
-        : new CliError({ reason: `cannot load ${file}: ${(error as Error).message?.split("\n")[0] ?? String(error)}` })
+        : new CliError({ reason: loadFailure(file, error) })
     )
   )
   if (module.default === undefined) {

@@ -52,6 +52,8 @@ export const liveLine = (state: ProgressState, nowMs: number, metric: Pick<Metri
 /** A plain line for an event, or undefined for events not worth a line. */
 export const eventLine = (event: LoopEvent, metric: Pick<MetricSpec, "name">): string | undefined => {
   switch (event._tag) {
+    case "Repaired":
+      return `repaired: ${event.what}`
     case "Prepared":
       return `data cache ${event.fingerprint}${event.reused ? " (reused)" : ""}`
     case "ExperimentStarted":

@@ -196,7 +196,7 @@ describe("autoresearch --help", () => {
     const result = await cli(["run", "--help"], os.tmpdir())
     expect(result.code).toBe(0)
     expect(result.stdout).toContain("autoresearch run [flags] <dir>")
-    for (const flag of ["--tag", "--proposer", "--replay-dir", "--max-experiments", "--budget"]) {
+    for (const flag of ["--tag", "--proposer", "--replay-dir", "--max-experiments", "--budget", "--fresh"]) {
       expect(result.stdout).toMatch(new RegExp(`^\\s+${flag} `, "m"))
     }
     expect(result.stdout).toContain("choices: auto, claude, openai, knob, replay")
@@ -460,7 +460,7 @@ describe("autoresearch run: resume after SIGKILL", () => {
     const before = readJournal(repo, tag)
     expect(ids(before)).toEqual([0, 1])
     const lockFile = path.join(repo.stateDir(tag), "lock")
-    expect(fs.readFileSync(lockFile, "utf8").trim()).toBe(String(first.child.pid))
+    expect(JSON.parse(fs.readFileSync(lockFile, "utf8")).pid).toBe(first.child.pid)
     const cutShort = branchHead(repo, tag)
     expect(cutShort).not.toBe(before[1]!.commit)
     expect(git(repo.root, "log", "-1", "--format=%s", cutShort)).toBe("autoresearch #2: a line")
@@ -509,7 +509,7 @@ describe("autoresearch run: the lock", () => {
     const first = track(startCli(args, repo.root))
     await waitFor("experiment 1's train phase", () => fs.existsSync(trainLog) || first.child.exitCode !== null)
     expect(first.child.exitCode).toBe(null)
-    expect(fs.readFileSync(lockFile, "utf8").trim()).toBe(String(first.child.pid))
+    expect(JSON.parse(fs.readFileSync(lockFile, "utf8")).pid).toBe(first.child.pid)
 
     const second = await cli(args, repo.root)
     expect(second.code).toBe(1)
@@ -519,7 +519,7 @@ describe("autoresearch run: the lock", () => {
     expect(second.stdout).not.toMatch(/^#\d+ /m)
     // The refused process left the lock and the run alone.
     expect(first.child.exitCode).toBe(null)
-    expect(fs.readFileSync(lockFile, "utf8").trim()).toBe(String(first.child.pid))
+    expect(JSON.parse(fs.readFileSync(lockFile, "utf8")).pid).toBe(first.child.pid)
 
     gate.open()
     const result = await first.done

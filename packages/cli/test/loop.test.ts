@@ -1,5 +1,15 @@
 import { it } from "@effect/vitest"
-import { Loop, Proposer, ReplayProposer, Research, resolveConfig, type ResolvedConfig, type Runner } from "@autoresearch/core"
+import {
+  Loop,
+  Proposer,
+  ReplayProposer,
+  Research,
+  resolveConfig,
+  type ResolvedConfig,
+  type Runner,
+  Scorer,
+  ScorerError
+} from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
 import { LocalRunner, Sandbox } from "@autoresearch/runners"
 import { Effect, Layer } from "effect"
@@ -49,7 +59,8 @@ const runLoop = (
   tag: string,
   budget: Partial<ResolvedConfig["budget"]> = {},
   proposer: Layer.Layer<Proposer> = ReplayProposer.layer(repo.candidates),
-  runner: Layer.Layer<Runner> = LocalRunner.layer()
+  runner: Layer.Layer<Runner> = LocalRunner.layer(),
+  scorer: Layer.Layer<Scorer> = CommandScorer.layer({ command: ["python3", "prepare.py", "score"], metric: "val_mse" })
 ) =>
   Effect.gen(function*() {
     const base = resolveConfig(toyConfig)
@@ -58,7 +69,7 @@ const runLoop = (
     const layer = Layer.mergeAll(
       Research.layer(where, config),
       proposer,
-      CommandScorer.layer({ command: ["python3", "prepare.py", "score"], metric: "val_mse" }),
+      scorer,
       runner
     )
     const summary = yield* Loop.run(config, where).pipe(Effect.scoped, Effect.provide(layer))
@@ -250,5 +261,51 @@ describe("the loop on the toy research directory", () => {
       expect(discardedRef(repo, "confirm", 2)).toBe(journal[2]!.commit)
       expect(branchHead(repo, "confirm")).toBe(journal[1]!.commit)
       expect(fs.existsSync(path.join(repo.stateDir("confirm"), "runs", "1-seed1001", "train.log"))).toBe(true)
+    }))
+})
+
+describe("the loop when the scorer fails", () => {
+  /** Rewrites model.json after training: `weights` as given. */
+  const model = (weights: string) =>
+    `\nwith open(os.path.join(RUN_DIR, "model.json"), "w") as f:\n    json.dump({"weights": ${weights}, "scale": SCALE}, f)\n`
+
+  it.live("on the experiment's artifacts, voids that experiment with the reason and goes on; links out of the run directory are never read", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      writeCandidate(repo, "a-dev-null", "predictions to /dev/null", {
+        "train.py": toyTrain({}, `\nos.symlink("/dev/null", os.path.join(RUN_DIR, "predictions.json"))\n`)
+      })
+      // Finite predictions of 1e200: the score's (p - t) ** 2 overflows, and prepare.py score exits with a traceback.
+      writeCandidate(repo, "b-overflow", "predictions the scorer cannot square", { "train.py": toyTrain({}, model("[1e200]")) })
+      const { summary } = yield* runLoop(repo, "scorer")
+      expect(summary.reason).toContain("nothing more to propose")
+      const journal = readJournal(repo, "scorer")
+      expect(journal.map((entry) => entry.status)).toEqual(["keep", "invalid", "invalid"])
+      expect(journal[1]!.reason).toBe(
+        "the run directory holds what trusted code must not read: predictions.json is a symbolic link to /dev/null, outside the run directory"
+      )
+      // The trusted predict never ran over the link.
+      expect(journal[1]!.seconds.predict).toBeUndefined()
+      expect(journal[2]!.reason).toMatch(/^the scorer failed on this experiment's artifacts: python3 prepare.py score failed: OverflowError/)
+      expect(discardedRef(repo, "scorer", 2)).toBe(journal[2]!.commit)
+      expect(branchHead(repo, "scorer")).toBe(journal[0]!.commit)
+    }))
+
+  it.live("stops the run only when the scorer fails on good input too (the incumbent's artifacts)", () =>
+    Effect.gen(function*() {
+      const repo = newRepo()
+      writeCandidate(repo, "a-better", "degree 5", { "train.py": toyTrain(better) })
+      const command = CommandScorer.make({ command: ["python3", "prepare.py", "score"], metric: "val_mse" })
+      let calls = 0
+      // Scores the baseline, then breaks, whatever it is given.
+      const breaking = Layer.succeed(Scorer, Scorer.of({
+        name: "breaking",
+        score: (input) => calls++ === 0 ? command.score(input) : Effect.fail(new ScorerError({ scorer: "breaking", reason: "numpy is gone" }))
+      }))
+      const error = yield* Effect.flip(runLoop(repo, "broken", {}, undefined, undefined, breaking))
+      expect(error.message).toBe("breaking: numpy is gone")
+      expect(calls).toBe(3)
+      // Nothing recorded for #1: a resume runs it again once the scorer is mended.
+      expect(readJournal(repo, "broken").map((entry) => entry.status)).toEqual(["keep"])
     }))
 })

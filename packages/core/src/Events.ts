@@ -10,6 +10,8 @@ import type { Score } from "./Score.ts"
 import type { Verification } from "./Verification.ts"
 
 export type LoopEvent =
+  /** Something a killed run left that opening the run repaired (a stale git lock, a half-made worktree, ...). */
+  | { readonly _tag: "Repaired"; readonly what: string }
   | { readonly _tag: "Prepared"; readonly fingerprint: string; readonly reused: boolean }
   | { readonly _tag: "ExperimentStarted"; readonly id: number; readonly description: string; readonly budgetSeconds: number }
   | { readonly _tag: "PhaseStarted"; readonly id: number; readonly phase: string }

@@ -2,8 +2,10 @@
  * The Journal service: the append-only record of a research run. `journal.jsonl` holds
  * one JSON object per experiment; `results.tsv` is rewritten from it after each append,
  * in the original autoresearch's columns. Beside it, `noise.jsonl` holds each measurement
- * of the noise floor and `verify.jsonl` each verification. A line cut short by a crash is
- * dropped on open.
+ * of the noise floor and `verify.jsonl` each verification. A last line cut short by a
+ * crash is dropped on open, and kept beside the file (`journal.jsonl.dropped-<line>`);
+ * the service says what it dropped. results.tsv's temporary files left by dead processes
+ * are removed.
  */
 import { Context, Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
@@ -12,6 +14,7 @@ import type { MetricSpec } from "./Config.ts"
 import { JournalEntry } from "./JournalEntry.ts"
 import { beats } from "./KeepRule.ts"
 import { NoiseFloor } from "./Noise.ts"
+import { isAlive } from "./Process.ts"
 import { Verification } from "./Verification.ts"
 
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
@@ -23,8 +26,19 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
   }
 }
 
+/** A last line dropped on open because it was cut short, and where a copy of it is kept. */
+export interface Dropped {
+  readonly file: string
+  /** Its line number in the file. */
+  readonly line: number
+  readonly bytes: number
+  readonly copy: string
+}
+
 export class Journal extends Context.Service<Journal, {
   readonly dir: string
+  /** The lines cut short that opening the journal dropped (from journal.jsonl, noise.jsonl, verify.jsonl). */
+  readonly dropped: ReadonlyArray<Dropped>
   readonly entries: Effect.Effect<ReadonlyArray<JournalEntry>>
   readonly append: (entry: JournalEntry) => Effect.Effect<void, JournalError>
   /** Every noise-floor measurement, oldest first; the last one is in force. */
@@ -37,14 +51,33 @@ export class Journal extends Context.Service<Journal, {
   static readonly layer = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">) => Layer.effect(Journal, openJournal(dir, metric))
 }
 
-/** Reads a JSON-lines file of `schema` values; a trailing line without its newline (a write cut short) is ignored. */
-const readLines = <T, E>(schema: Schema.Codec<T, E>, what: string) => {
+/** A last line without its newline: a write cut short by a crash or a power loss. */
+export interface CutShort {
+  readonly line: number
+  readonly bytes: Uint8Array
+}
+
+/** What reading a JSON-lines file of the journal (journal.jsonl, noise.jsonl, verify.jsonl) found. */
+export interface JournalLines<T> {
+  readonly entries: Array<T>
+  /** Bytes up to the end of the last complete line. */
+  readonly validBytes: number
+  /** Present only when the file ends in a line without its newline. */
+  readonly cutShort?: CutShort
+}
+
+/**
+ * Parses the bytes of a JSON-lines file of `schema` values. A trailing line without its
+ * newline is not parsed but returned as cut short; any complete line that is not a value
+ * throws a JournalError naming the file and the line.
+ */
+const parseLines = <T, E>(schema: Schema.Codec<T, E>, what: string) => {
   const decode = Schema.decodeUnknownSync(Schema.fromJsonString(schema))
-  return (file: string): { entries: Array<T>; validBytes: number } => {
-    if (!fs.existsSync(file)) return { entries: [], validBytes: 0 }
-    const text = fs.readFileSync(file, "utf8")
-    const end = text.lastIndexOf("\n") + 1
-    const entries = text.slice(0, end).split("\n").flatMap((line, index) => {
+  return (bytes: Uint8Array, file: string): JournalLines<T> => {
+    // Counted in bytes: text decoded from invalid UTF-8 is not as long as the bytes it came from.
+    const end = bytes.lastIndexOf(0x0a) + 1
+    const lines = Buffer.from(bytes.buffer, bytes.byteOffset, end).toString("utf8").split("\n").slice(0, -1)
+    const entries = lines.flatMap((line, index) => {
       if (line.trim() === "") return []
       try {
         return [decode(line)]
@@ -52,16 +85,41 @@ const readLines = <T, E>(schema: Schema.Codec<T, E>, what: string) => {
         throw new JournalError({ file, reason: `line ${index + 1} is not ${what}: ${(error as Error).message}` })
       }
     })
-    return { entries, validBytes: Buffer.byteLength(text.slice(0, end)) }
+    return end === bytes.length ? { entries, validBytes: end } : { entries, validBytes: end, cutShort: { line: lines.length + 1, bytes: bytes.subarray(end) } }
   }
 }
 
-/** Reads a journal file; a trailing line without its newline (a write cut short) is ignored. */
-export const readJournal = readLines(JournalEntry, "a journal entry")
+const readLines = <T>(parse: (bytes: Uint8Array, file: string) => JournalLines<T>) => (file: string): JournalLines<T> =>
+  fs.existsSync(file) ? parse(fs.readFileSync(file), file) : { entries: [], validBytes: 0 }
+
+/** Parses a journal's bytes; `file` names it in errors. */
+export const parseJournal = parseLines(JournalEntry, "a journal entry")
+/** Reads a journal file; a trailing line without its newline (a write cut short) is returned apart, in `cutShort`. */
+export const readJournal = readLines(parseJournal)
 /** Reads `noise.jsonl`: the noise-floor measurements, oldest first. */
-export const readNoise = readLines(NoiseFloor, "a noise-floor measurement")
+export const readNoise = readLines(parseLines(NoiseFloor, "a noise-floor measurement"))
 /** Reads `verify.jsonl`: the verifications, oldest first. */
-export const readVerifications = readLines(Verification, "a verification")
+export const readVerifications = readLines(parseLines(Verification, "a verification"))
+
+/**
+ * Drops a line cut short from the end of `file`, after keeping a copy of it beside the
+ * file (`<file>.dropped-<line>`, or `.dropped-<line>.<n>` when that is taken).
+ */
+const dropCutShort = (file: string, read: JournalLines<unknown>): Array<Dropped> => {
+  if (read.cutShort === undefined) return []
+  const { line, bytes } = read.cutShort
+  let copy = `${file}.dropped-${line}`
+  for (let n = 2; fs.existsSync(copy); n++) copy = `${file}.dropped-${line}.${n}`
+  const fd = fs.openSync(copy, "wx")
+  try {
+    fs.writeSync(fd, bytes)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.truncateSync(file, read.validBytes)
+  return [{ file, line, bytes: bytes.length, copy }]
+}
 
 /** Appends one line and flushes it to disk before returning. */
 const appendLine = (file: string, line: string) => {
@@ -75,11 +133,13 @@ const appendLine = (file: string, line: string) => {
 }
 
 /** Opens a side record (noise, verifications): read once, a cut-short line dropped, then appended to. */
-const openSide = <T, E>(file: string, schema: Schema.Codec<T, E>, read: (file: string) => { entries: Array<T>; validBytes: number }) => {
-  const { entries, validBytes } = read(file)
-  if (fs.existsSync(file) && fs.statSync(file).size !== validBytes) fs.truncateSync(file, validBytes)
+const openSide = <T, E>(file: string, schema: Schema.Codec<T, E>, read: (file: string) => JournalLines<T>) => {
+  const lines = read(file)
+  const entries = lines.entries
+  const dropped = dropCutShort(file, lines)
   const encode = Schema.encodeSync(schema)
   return {
+    dropped,
     all: Effect.sync((): ReadonlyArray<T> => [...entries]),
     append: (value: T) =>
       Effect.try({
@@ -110,24 +170,47 @@ export const resultsTsv = (entries: ReadonlyArray<JournalEntry>, metric: Pick<Me
   return [header, ...rows].join("\n") + "\n"
 }
 
+/** Writes through a temporary file renamed into place: a reader sees the old content or the new, never half. */
 const writeAtomically = (file: string, content: string) => {
   const temporary = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(temporary, content)
-  fs.renameSync(temporary, file)
+  try {
+    const fd = fs.openSync(temporary, "w")
+    try {
+      fs.writeSync(fd, content)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(temporary, file)
+  } catch (error) {
+    fs.rmSync(temporary, { force: true })
+    throw error
+  }
+}
+
+/** Removes `<name>.<pid>.tmp` files in `dir` whose process is gone: writes that a crash cut short. */
+const removeStaleTemporaries = (dir: string, name: string) => {
+  for (const entry of fs.readdirSync(dir)) {
+    const pid = entry.startsWith(`${name}.`) && entry.endsWith(".tmp") ? entry.slice(name.length + 1, -4) : ""
+    if (/^[1-9]\d*$/.test(pid) && Number(pid) !== process.pid && !isAlive(Number(pid))) fs.rmSync(path.join(dir, entry), { force: true })
+  }
 }
 
 export const openJournal = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">) =>
   Effect.try({
     try: () => {
       fs.mkdirSync(dir, { recursive: true })
+      removeStaleTemporaries(dir, "results.tsv")
       const file = path.join(dir, "journal.jsonl")
-      const { entries, validBytes } = readJournal(file)
-      if (fs.existsSync(file) && fs.statSync(file).size !== validBytes) fs.truncateSync(file, validBytes)
+      const lines = readJournal(file)
+      const entries = lines.entries
+      const dropped = dropCutShort(file, lines)
       writeAtomically(path.join(dir, "results.tsv"), resultsTsv(entries, metric))
       const noise = openSide(path.join(dir, "noise.jsonl"), NoiseFloor, readNoise)
       const verifications = openSide(path.join(dir, "verify.jsonl"), Verification, readVerifications)
       return Journal.of({
         dir,
+        dropped: [...dropped, ...noise.dropped, ...verifications.dropped],
         entries: Effect.sync(() => [...entries]),
         noise: noise.all,
         appendNoise: noise.append,

@@ -4,6 +4,7 @@
  * Elsewhere only `kill(pid, 0)` is known.
  */
 import * as fs from "node:fs"
+import * as path from "node:path"
 
 /**
  * The fields of a `/proc/<pid>/stat` line after `pid (comm)`: the state is [0], the parent
@@ -42,3 +43,25 @@ export const isAlive = (pid: number): boolean => {
 
 /** When a process started, in clock ticks since boot; undefined where there is no /proc. */
 export const startTime = (pid: number): string | undefined => statFields(readStat(pid) ?? "")?.[19]
+
+/** The executable a command names, resolved as a process with this PATH and working directory would. */
+export const resolveExecutable = (name: string, searchPath: string, cwd: string): string | undefined => {
+  const executable = (file: string) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      return fs.statSync(file).isFile()
+    } catch {
+      return false
+    }
+  }
+  if (name.includes("/")) {
+    const file = path.resolve(cwd, name)
+    return executable(file) ? file : undefined
+  }
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (dir === "") continue
+    const file = path.resolve(cwd, dir, name)
+    if (executable(file)) return file
+  }
+  return undefined
+}

@@ -1,17 +1,22 @@
 /**
  * Opening a research run: finds the repository that holds the research directory,
- * checks that what must be committed is, creates or reattaches the run's worktree on
- * `autoresearch/<tag>`, takes the run's lock, and provides the services the loop needs.
+ * checks that what must be committed is, takes the run's lock, repairs what a killed run
+ * left (orphaned processes, git's lock files, a half-made worktree, refs of experiments
+ * the journal does not hold), creates or reattaches the run's worktree on
+ * `autoresearch/<tag>`, and provides the services the loop needs.
  */
 import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
+import * as GitLocks from "./GitLocks.ts"
 import * as GitRatchet from "./GitRatchet.ts"
+import * as History from "./History.ts"
 import { Journal } from "./Journal.ts"
 import type { LoopPaths } from "./Loop.ts"
-import { isAlive } from "./Process.ts"
+import * as Orphans from "./Orphans.ts"
+import * as RunLock from "./RunLock.ts"
 import { changedPaths, type Seal, sealOf } from "./Seal.ts"
 import { Workspace } from "./Workspace.ts"
 
@@ -38,7 +43,27 @@ export const isValidTag = (tag: string) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(t
 
 const run = (cwd: string, args: ReadonlyArray<string>) => Effect.mapError(GitRatchet.git(cwd, args), (error) => error.reason)
 
-/** Where a research run keeps its state, below the repository's `.autoresearch/<tag>/`. */
+/** The file that names the research directory a tag's state belongs to (relative to the repository). */
+const directoryFile = (stateDir: string) => path.join(stateDir, "research.json")
+
+/** The research directory a tag's state belongs to, when recorded; `""` is the repository's root. */
+export const recordedDirectory = (stateDir: string): string | undefined => {
+  try {
+    const value = JSON.parse(fs.readFileSync(directoryFile(stateDir), "utf8")) as { directory?: unknown }
+    return typeof value.directory === "string" ? value.directory : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A tag made of a research directory's path, e.g. `b-toy` for `b/toy`. */
+const tagFor = (relative: string) => relative.split(path.sep).filter((part) => part !== "").join("-").replace(/[^A-Za-z0-9._-]/g, "_") || "root"
+
+/**
+ * Where a research run keeps its state, below the repository's `.autoresearch/<tag>/`.
+ * A tag belongs to one research directory: another directory of the same name (the
+ * default tag) is refused, so that two never share a data cache, a journal or a branch.
+ */
 export const paths = Effect.fnUntraced(function*(dir: string, tag: string) {
   const absolute = path.resolve(dir)
   if (!fs.existsSync(absolute) || !fs.statSync(absolute).isDirectory()) {
@@ -56,6 +81,13 @@ export const paths = Effect.fnUntraced(function*(dir: string, tag: string) {
   const relative = path.relative(realRoot, fs.realpathSync(absolute))
   const stateDir = path.join(realRoot, ".autoresearch", tag)
   const worktree = path.join(stateDir, "worktree")
+  const owner = recordedDirectory(stateDir)
+  if (owner !== undefined && owner !== relative) {
+    return yield* new ResearchError({
+      reason: `tag '${tag}' is the research run of ${owner || "."}, not of ${relative || "."}`,
+      fix: `a tag holds one research directory's state; give this one its own, e.g. --tag ${tagFor(relative)}`
+    })
+  }
   return {
     repoRoot: realRoot,
     relative,
@@ -167,37 +199,12 @@ export const sealConfigModules = Effect.fnUntraced(function*(where: ResearchPath
   return seal
 })
 
-/** One loop per tag at a time (created exclusively); a lock left by a killed process is taken over. */
+/** One loop per tag at a time: see RunLock. A lock left by a process that is gone is taken over. */
 export const lock = (where: ResearchPaths) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      fs.mkdirSync(where.stateDir, { recursive: true })
-      const file = path.join(where.stateDir, "lock")
-      const tag = path.basename(where.stateDir)
-      for (let attempt = 0; attempt < 5; attempt++) {
-        try {
-          fs.writeFileSync(file, String(process.pid), { flag: "wx" })
-          return file
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code
-          if (code !== "EEXIST") return yield* new ResearchError({ reason: `cannot create the lock ${file}: ${code ?? String(error)}` })
-        }
-        let held: string
-        try {
-          held = fs.readFileSync(file, "utf8")
-        } catch {
-          continue // released between the two calls: try again
-        }
-        const pid = Number(held.trim())
-        if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-          return yield* new ResearchError({ reason: `another autoresearch process (pid ${pid}) is running tag ${tag}` })
-        }
-        fs.rmSync(file, { force: true })
-      }
-      return yield* new ResearchError({ reason: `could not take the lock ${file}: other processes kept taking it; is another run of tag ${tag} starting?` })
-    }),
-    (file) => Effect.sync(() => fs.rmSync(file, { force: true }))
-  )
+  RunLock.acquire(where.stateDir, {
+    busy: (pid) => new ResearchError({ reason: `another autoresearch process (pid ${pid}) is running tag ${path.basename(where.stateDir)}` }),
+    failed: (reason) => new ResearchError({ reason })
+  })
 
 /** Keeps `.autoresearch/` out of `git status` without touching the user's .gitignore. */
 const excludeStateDir = Effect.fnUntraced(function*(repoRoot: string) {
@@ -211,20 +218,86 @@ const excludeStateDir = Effect.fnUntraced(function*(repoRoot: string) {
 })
 
 /**
+ * What a killed run left, repaired with the run's lock held: its orphaned processes
+ * killed, git's stale lock files removed, a half-made worktree rebuilt, and refs of
+ * experiments the journal does not hold set aside as interrupted. Refuses to start over
+ * on a history whose journal is gone. Returns each repair, in words.
+ */
+const repair = Effect.fnUntraced(function*(where: ResearchPaths) {
+  const repairs: Array<string> = []
+  const killed = yield* Effect.promise(() => Orphans.sweepOrphans(where.runsDir))
+  if (killed.length > 0) repairs.push(`killed ${killed.length} process${killed.length === 1 ? "" : "es"} a killed run left behind (pid ${killed.join(", ")})`)
+  const commonDir = yield* GitRatchet.commonDir(where.repoRoot).pipe(Effect.mapError((error) => new ResearchError({ reason: error.message })))
+  const places = {
+    commonDir,
+    worktreeGitDirs: GitRatchet.worktreeGitDirs(commonDir, where.worktree),
+    worktree: where.worktree,
+    branch: where.branch,
+    refPrefix: GitRatchet.refPrefix(where.branch)
+  }
+  for (const file of yield* GitLocks.clearStale(places)) repairs.push(`removed git's stale lock ${file}, left by a git that was killed`)
+  repairs.push(...yield* GitRatchet.ensureWorktree({ repoRoot: where.repoRoot, worktree: where.worktree, branch: where.branch }))
+
+  const experiments = History.journalLength(where.stateDir)
+  const history = yield* History.read(where.repoRoot, where.branch)
+  const lost = History.lostJournal(experiments, history, where.branch)
+  if (lost !== undefined) {
+    return yield* new ResearchError({
+      reason: lost,
+      fix: `restore ${path.join(where.stateDir, "journal.jsonl")}, or start a new --tag, or pass --fresh to start this tag over: ` +
+        `--fresh moves the old refs and branch head under ${GitRatchet.refPrefix(where.branch)}/${History.previousName}/<time>/ ` +
+        `and the old state files under ${path.join(where.stateDir, History.previousName)}/<time>/, and starts from your HEAD`
+    })
+  }
+  for (const move of History.strayDiscards(experiments, history.refs, where.branch)) {
+    yield* History.moveRef(where.repoRoot, move)
+    repairs.push(`set aside ${move.from} as ${move.to}: the journal does not hold that experiment`)
+  }
+  return repairs
+}, (effect) => Effect.mapError(effect, (error) => error._tag === "ResearchError" ? error : new ResearchError({ reason: error.message })))
+
+/** Records which research directory the tag's state belongs to, at its first start. */
+const claimDirectory = (where: ResearchPaths) =>
+  Effect.sync(() => {
+    if (recordedDirectory(where.stateDir) === undefined) {
+      fs.writeFileSync(directoryFile(where.stateDir), JSON.stringify({ directory: where.relative }) + "\n")
+    }
+  })
+
+/**
+ * Starts a tag over (`--fresh`): sets its earlier run aside, refs and branch head under
+ * `refs/autoresearch/<tag>/previous/<time>/` and state files under
+ * `.autoresearch/<tag>/previous/<time>/`; the branch restarts at your HEAD. Takes the
+ * run's lock while it works. Returns what it set aside, in words (undefined: nothing).
+ */
+export const startOver = (where: ResearchPaths) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* lock(where)
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-")
+    return yield* History.setAside(where, stamp).pipe(Effect.mapError((error) => new ResearchError({ reason: error.message })))
+  }))
+
+/**
  * Opens the research run and provides Workspace, Journal, Ratchet and LoopEvents; the
  * caller adds a Proposer, a Runner and a Scorer. Scoped: the lock is held while it lives.
+ * What it repaired on the way is published as `Repaired` events.
  */
 export const layer = (where: ResearchPaths, config: ResolvedConfig) =>
   Layer.unwrap(
     Effect.gen(function*() {
       yield* lock(where)
       yield* excludeStateDir(where.repoRoot)
-      yield* GitRatchet.ensureWorktree({ repoRoot: where.repoRoot, worktree: where.worktree, branch: where.branch })
+      const repairs = yield* repair(where)
+      yield* claimDirectory(where)
+      const announce = Layer.effectDiscard(Effect.gen(function*() {
+        const events = yield* LoopEvents
+        for (const what of repairs) yield* events.publish({ _tag: "Repaired", what })
+      }))
       return Layer.mergeAll(
         Workspace.layer(where.workdir, config),
         Journal.layer(where.stateDir, config.metric),
         GitRatchet.layer({ worktree: where.worktree, branch: where.branch, metric: config.metric }),
-        LoopEvents.layer
+        announce.pipe(Layer.provideMerge(LoopEvents.layer))
       )
     })
   )

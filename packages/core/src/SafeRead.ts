@@ -3,6 +3,7 @@
  * planted at that path, the read neither blocks (a FIFO opened without O_NONBLOCK waits
  * forever for a writer), follows a symbolic link out of the run directory, nor reads
  * more than it was told to. Anything but a regular file is refused, with the reason.
+ * `follow` allows a link for paths the harness or the user chose; never a FIFO.
  */
 import * as fs from "node:fs"
 
@@ -55,24 +56,43 @@ export const lstat = (file: string): fs.Stats | undefined => {
   }
 }
 
-/** Flags that make open neither follow a final symbolic link nor wait on a FIFO (0 where the platform lacks them). */
-const safeOpenFlags = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
+/** Flags that make open not wait on a FIFO, nor (unless told to) follow a final symbolic link; 0 where the platform lacks them. */
+const openFlags = (follow: boolean) =>
+  fs.constants.O_RDONLY | (follow ? 0 : fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
+
+const stat = (file: string): fs.Stats | undefined => {
+  try {
+    return fs.statSync(file)
+  } catch {
+    return undefined
+  }
+}
+
+export interface OpenOptions {
+  /**
+   * Follow a symbolic link to the file it names (for paths the harness or the user chose,
+   * such as the data cache that prepare built); what it names must still be a regular file.
+   */
+  readonly follow?: boolean
+}
+
+export type RegularOpen =
+  | { readonly _tag: "Opened"; readonly fd: number; readonly stats: fs.Stats }
+  | { readonly _tag: "Missing" }
+  | Refusal
 
 /**
- * Up to `maxBytes` of a regular file's bytes (its last bytes with `fromEnd`); anything
- * else at `file` is refused, never opened as it is.
+ * Opens a regular file for reading, or says why not; anything else at `file` is refused,
+ * never opened as it is. The caller closes an opened `fd`.
  */
-export const readRegularBytes = (
-  file: string,
-  maxBytes = Number.POSITIVE_INFINITY,
-  options: { readonly fromEnd?: boolean } = {}
-): RegularBytesRead => {
-  const before = lstat(file)
+export const openRegular = (file: string, options: OpenOptions = {}): RegularOpen => {
+  const follow = options.follow === true
+  const before = follow ? stat(file) : lstat(file)
   if (before === undefined) return { _tag: "Missing" }
   if (!before.isFile()) return notRegular(file, before)
   let fd: number
   try {
-    fd = fs.openSync(file, safeOpenFlags)
+    fd = fs.openSync(file, openFlags(follow))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === "ENOENT") return { _tag: "Missing" }
@@ -81,17 +101,38 @@ export const readRegularBytes = (
   }
   try {
     // Swapped for a FIFO or a device between the lstat and the open.
-    const opened = fs.fstatSync(fd)
-    if (!opened.isFile()) return notRegular(file, opened)
-    const buffer = Buffer.alloc(Math.max(0, Math.min(opened.size, maxBytes)))
-    const start = options.fromEnd === true ? opened.size - buffer.length : 0
+    const stats = fs.fstatSync(fd)
+    if (stats.isFile()) return { _tag: "Opened", fd, stats }
+    fs.closeSync(fd)
+    return notRegular(file, stats)
+  } catch (error) {
+    fs.closeSync(fd)
+    return refused(file, `could not be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
+  }
+}
+
+/**
+ * Up to `maxBytes` of a regular file's bytes (its last bytes with `fromEnd`); anything
+ * else at `file` is refused, never opened as it is.
+ */
+export const readRegularBytes = (
+  file: string,
+  maxBytes = Number.POSITIVE_INFINITY,
+  options: { readonly fromEnd?: boolean } & OpenOptions = {}
+): RegularBytesRead => {
+  const opened = openRegular(file, options)
+  if (opened._tag !== "Opened") return opened
+  const { fd, stats } = opened
+  try {
+    const buffer = Buffer.alloc(Math.max(0, Math.min(stats.size, maxBytes)))
+    const start = options.fromEnd === true ? stats.size - buffer.length : 0
     let filled = 0
     while (filled < buffer.length) {
       const read = fs.readSync(fd, buffer, filled, buffer.length - filled, start + filled)
       if (read === 0) break
       filled += read
     }
-    return { _tag: "Bytes", bytes: buffer.subarray(0, filled), size: opened.size, truncated: opened.size > maxBytes }
+    return { _tag: "Bytes", bytes: buffer.subarray(0, filled), size: stats.size, truncated: stats.size > maxBytes }
   } catch (error) {
     return refused(file, `could not be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
   } finally {

@@ -14,11 +14,13 @@ import { LoopEvents } from "./Events.ts"
 import type { Experiment, Phase } from "./Experiment.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
 import { cacheLayout, experimentPhases, preparePhase } from "./Plan.ts"
+import { unsafeContents } from "./RunDir.ts"
 import { combineRunResults, type RunResult } from "./RunResult.ts"
 import { Runner } from "./Runner.ts"
 import type { Score } from "./Score.ts"
-import { Scorer } from "./Scorer.ts"
-import { changedPaths, fingerprint, type Seal } from "./Seal.ts"
+import { Scorer, type ScoreInput } from "./Scorer.ts"
+import { changedPaths, fingerprint } from "./Seal.ts"
+import * as SealFile from "./SealFile.ts"
 import { Workspace } from "./Workspace.ts"
 
 /** Where a research run keeps its state; see `Research.paths`. */
@@ -110,10 +112,15 @@ export const open = Effect.fn("Trials.open")(function*(
     fs.mkdirSync(runDir, { recursive: true })
     return { id, workdir: workspace.dir, runDir, seed, phases, hidden }
   }
-  /** Runs the phases one by one, publishing progress; stops at the first that fails. */
+  /**
+   * Runs the phases one by one, publishing progress; stops at the first that fails, and
+   * before a phase that would read a run directory holding links out of it or FIFOs
+   * (`judge` then voids the run).
+   */
   const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
     const results: Array<RunResult> = []
     for (const phase of experiment.phases) {
+      if (results.length > 0 && unsafeContents(experiment.runDir) !== undefined) break
       yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name })
       const result = yield* runner.run({ ...experiment, phases: [phase] })
       results.push(result)
@@ -167,15 +174,14 @@ export const open = Effect.fn("Trials.open")(function*(
   let cacheBaseline = atStart.cache
 
   // The immutable files' seal is fixed at the first start and checked on every resume.
-  const sealFile = path.join(paths.stateDir, "seal.json")
   const immutableSeal = atStart.immutable
-  if (fs.existsSync(sealFile)) {
-    const sealed = JSON.parse(fs.readFileSync(sealFile, "utf8")) as Seal
-    const changed = changedPaths(sealed, immutableSeal)
-    if (changed.length > 0) return yield* new ImmutableModified({ paths: changed, when: "since this research run began" })
-  } else {
-    fs.writeFileSync(sealFile, JSON.stringify(immutableSeal, null, 2))
-  }
+  const sealed = yield* SealFile.check(path.join(paths.stateDir, "seal.json"), immutableSeal, {
+    resumed: recorded.resumed,
+    workdir: workspace.dir,
+    immutable: workspace.immutable
+  })
+  if (sealed.rebuilt !== undefined) yield* events.publish({ _tag: "Repaired", what: sealed.rebuilt })
+  if (sealed.changed.length > 0) return yield* new ImmutableModified({ paths: sealed.changed, when: "since this research run began" })
 
   /** The seals after a phase ran: flags and, when the cache was touched, a rebuilt cache. */
   const checkSeals = Effect.fnUntraced(function*() {
@@ -192,6 +198,37 @@ export const open = Effect.fn("Trials.open")(function*(
     return [...immutableChanged, ...cacheChanged]
   })
 
+  /** Whether the scorer still scores the incumbent's artifacts, which it scored before: good input. */
+  const scoresIncumbent = (input: ScoreInput) => {
+    if (input.incumbent === undefined) return Effect.succeed(false)
+    const runDir = path.join(paths.runsDir, String(input.incumbent.id))
+    if (!fs.existsSync(runDir) || unsafeContents(runDir) !== undefined) return Effect.succeed(undefined)
+    const experiment = { ...input.experiment, id: String(input.incumbent.id), runDir, seed: input.incumbent.seed, phases: [] }
+    return scorer.score({ ...input, experiment, run: { status: "ok", phases: [], runDir, logTail: "" }, incumbent: undefined }).pipe(
+      Effect.as(true),
+      Effect.catchTag("ScorerError", () => Effect.succeed(false))
+    )
+  }
+
+  /**
+   * The scorer's verdict. A scorer that fails on this experiment's artifacts makes it
+   * `invalid`; only one that also fails on the incumbent's (good input) stops the run.
+   */
+  const scoreOf = (input: ScoreInput) =>
+    scorer.score(input).pipe(
+      Effect.catchTag("ScorerError", (error) =>
+        Effect.gen(function*() {
+          if ((yield* scoresIncumbent(input)) === false) return yield* error
+          return {
+            status: "invalid",
+            reason: `the scorer failed on this experiment's artifacts: ${error.reason}`,
+            metrics: {},
+            reported: {},
+            flags: []
+          } satisfies Score
+        }))
+    )
+
   /** Scores what the phases left, with the flags they earned; an immutable change voids it. */
   const judge = Effect.fnUntraced(function*(
     options: TrialOptions,
@@ -205,8 +242,11 @@ export const open = Effect.fn("Trials.open")(function*(
     const changed = yield* checkSeals()
     if (changed.length > 0) flags.push("immutable-modified")
     let score: Score | undefined
-    if (result.status === "ok") {
-      score = yield* scorer.score({ experiment, run: result, ...split, stateDir: paths.stateDir, incumbent: options.incumbent })
+    const unsafe = result.status === "ok" ? unsafeContents(result.runDir) : undefined
+    if (unsafe !== undefined) {
+      score = { status: "invalid", reason: unsafe, metrics: {}, reported: {}, flags }
+    } else if (result.status === "ok") {
+      score = yield* scoreOf({ experiment, run: result, ...split, stateDir: paths.stateDir, incumbent: options.incumbent })
       score = { ...score, metrics: finite(score.metrics), reported: finite(score.reported), flags: [...new Set([...score.flags, ...flags])] }
       if (options.id >= 0) yield* events.publish({ _tag: "Scored", id: options.id, score })
     } else if (flags.length > 0) {

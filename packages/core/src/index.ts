@@ -24,10 +24,20 @@ export * from "./Runner.ts"
 export * from "./Score.ts"
 export * from "./Scorer.ts"
 export * from "./Seal.ts"
+/** seal.json: the immutable files' seal at a run's first start, rebuilt after a power loss where safe. */
+export * as SealFile from "./SealFile.ts"
 export * from "./Verification.ts"
 export * from "./Workspace.ts"
 /** Whether a process is alive (and still the one recorded), from /proc where there is one. */
 export * as Process from "./Process.ts"
+/** Finding every process of a phase or a trusted command, to stop them all. */
+export * as ProcessTree from "./ProcessTree.ts"
+/** Processes a killed harness left behind: recorded before they start, killed by the next. */
+export * as Orphans from "./Orphans.ts"
+/** Running a trusted command (a scorer's) as a supervised process tree. */
+export * as TrustedCommand from "./TrustedCommand.ts"
+/** What an experiment left in its run directory, checked before trusted code reads it. */
+export * as RunDir from "./RunDir.ts"
 /** The loop: `Loop.run(config, paths)`. */
 export * as Loop from "./Loop.ts"
 /** The Ratchet over git worktrees. */
@@ -38,7 +48,13 @@ export * as ReplayProposer from "./ReplayProposer.ts"
 export * as Trials from "./Trials.ts"
 /** Rerunning the best and the baseline with fresh seeds, on validation and test. */
 export * as Verify from "./Verify.ts"
-/** Opening a research run: paths, checks, lock, services. */
+/** The run's lock: one process per tag, named by PID, start time and boot. */
+export * as RunLock from "./RunLock.ts"
+/** Git's lock files left by a killed git, and which of them are stale. */
+export * as GitLocks from "./GitLocks.ts"
+/** A tag's history in git against its journal; setting an earlier run aside (`--fresh`). */
+export * as History from "./History.ts"
+/** Opening a research run: paths, checks, lock, repairs, services. */
 export * as Research from "./Research.ts"
 /** Carrying a research run's best kept experiment into another research directory. */
 export * as Promote from "./Promote.ts"

@@ -4,8 +4,7 @@
  * Numbers the experiment printed are read from its train log and only compared.
  */
 import { Effect, Layer, Schema } from "effect"
-import { reportedByTrain, Scorer, ScorerError, type Score } from "@autoresearch/core"
-import { execFile } from "node:child_process"
+import { reportedByTrain, Scorer, ScorerError, type Score, TrustedCommand } from "@autoresearch/core"
 import * as path from "node:path"
 
 export interface CommandScorerOptions {
@@ -42,32 +41,31 @@ export const make = (options: CommandScorerOptions) =>
   Scorer.of({
     name: "command",
     score: (input) =>
-      Effect.callback<string, ScorerError>((resume) => {
-        const child = execFile(
-          options.command[0]!,
-          options.command.slice(1),
-          {
-            cwd: input.experiment.workdir,
-            timeout: (options.timeoutSeconds ?? 300) * 1000,
-            maxBuffer: 16 << 20,
-            env: {
-              PATH: process.env.PATH ?? "",
-              PYTHONDONTWRITEBYTECODE: "1",
-              AUTORESEARCH_RUN_DIR: input.run.runDir,
-              AUTORESEARCH_HIDDEN_DIR: input.hiddenDir,
-              AUTORESEARCH_CACHE_DIR: input.cacheDir
-            }
-          },
-          (error, stdout, stderr) => {
-            if (error) {
-              const detail = stderr.trim().split("\n").at(-1) ?? error.message
-              return resume(Effect.fail(new ScorerError({ scorer: "command", reason: `${options.command.join(" ")} failed: ${detail}` })))
-            }
-            resume(Effect.succeed(stdout))
-          }
-        )
-        return Effect.sync(() => child.kill("SIGKILL"))
+      TrustedCommand.run({
+        argv: options.command,
+        cwd: input.experiment.workdir,
+        timeoutSeconds: options.timeoutSeconds ?? 300,
+        // Beside the run directories, where every later run looks for what a killed one left.
+        recordDir: path.dirname(input.run.runDir),
+        env: {
+          PATH: process.env.PATH ?? "",
+          PYTHONDONTWRITEBYTECODE: "1",
+          AUTORESEARCH_RUN_DIR: input.run.runDir,
+          AUTORESEARCH_HIDDEN_DIR: input.hiddenDir,
+          AUTORESEARCH_CACHE_DIR: input.cacheDir
+        }
       }).pipe(
+        Effect.flatMap((exit) => {
+          const failed = (detail: string) =>
+            Effect.fail(new ScorerError({ scorer: "command", reason: `${options.command.join(" ")} failed: ${detail}` }))
+          if (exit.spawnError !== undefined) return failed(exit.spawnError)
+          if (exit.timedOut) return failed(`timed out after ${options.timeoutSeconds ?? 300} s`)
+          if (exit.overflowed) return failed("it printed more than 16 MiB")
+          if (exit.exitCode !== 0) {
+            return failed(exit.stderr.trim().split("\n").at(-1) || `exit ${exit.exitCode ?? exit.signal}`)
+          }
+          return Effect.succeed(exit.stdout)
+        }),
         Effect.flatMap((stdout) =>
           Effect.try({
             try: () => decodeOutput(stdout.trim().split("\n").at(-1) ?? ""),

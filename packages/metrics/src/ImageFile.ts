@@ -89,31 +89,28 @@ export const decodeImage = (bytes: Uint8Array, file: string, options: ReadOption
   return { file, format, dtype: raw.dtype, shape: raw.shape, stack, bytes }
 }
 
-/** Reads and decodes a file; throws `ImageFileError`. */
-export const readImageSync = (file: string, options: ReadOptions = {}): Loaded => {
-  let bytes: Uint8Array
-  try {
-    bytes = fs.readFileSync(file)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new ImageFileError({ file, problem: code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String((error as Error).message) })
-  }
-  return decodeImage(bytes, file, options)
+const readRegular = (file: string, options: ReadOptions, follow: boolean): Loaded => {
+  const read = readRegularBytes(file, Number.POSITIVE_INFINITY, { follow })
+  if (read._tag === "Missing") throw new ImageFileError({ file, problem: "no such file" })
+  if (read._tag === "Refused") throw new ImageFileError({ file, problem: read.problem })
+  return decodeImage(read.bytes, file, options)
 }
+
+/**
+ * Reads and decodes a file whose path the user or the harness chose (the data cache, a
+ * target); throws `ImageFileError`. A symbolic link is followed, but what it names must
+ * be a regular file: a FIFO planted in the cache is refused, not waited on for ever.
+ */
+export const readImageSync = (file: string, options: ReadOptions = {}): Loaded => readRegular(file, options, true)
 
 /**
  * Reads and decodes a file an experiment wrote (its predictions): anything but a regular
  * file (a symbolic link to the targets, a FIFO) is refused, not followed or waited on.
  */
 export const readUntrustedImage = (file: string, options: ReadOptions = {}): Effect.Effect<Loaded, ImageFileError> =>
-  Effect.suspend(() => {
-    const read = readRegularBytes(file)
-    if (read._tag === "Missing") return Effect.fail(new ImageFileError({ file, problem: "no such file" }))
-    if (read._tag === "Refused") return Effect.fail(new ImageFileError({ file, problem: read.problem }))
-    return Effect.try({
-      try: () => decodeImage(read.bytes, file, options),
-      catch: (error) => error instanceof ImageFileError ? error : new ImageFileError({ file, problem: String(error) })
-    })
+  Effect.try({
+    try: () => readRegular(file, options, false),
+    catch: (error) => error instanceof ImageFileError ? error : new ImageFileError({ file, problem: String(error) })
   })
 
 export const readImage = (file: string, options: ReadOptions = {}): Effect.Effect<Loaded, ImageFileError> =>

@@ -2,6 +2,7 @@
  * NumPy's `.npy` format, read and written: a magic string, a Python-literal header
  * (dtype, memory order, shape), then the raw samples. Reads uint8, uint16, float32 and
  * float64 in either byte order and either memory order; writes little-endian, C order.
+ * The file's size must match its declared shape, which is checked before the data is copied.
  */
 import { fail } from "./DecodeError.ts"
 import type { Dtype, Raw, Samples } from "./Image.ts"
@@ -46,8 +47,12 @@ const parseHeader = (bytes: Uint8Array): Header => {
     const name = code ? names[code[2]!] ?? descr : descr
     fail("npy", `dtype ${name} ('${descr}') is not supported; expected float32, float64, uint16 or uint8`)
   }
-  const shape = shapeText!.split(",").map((part) => part.trim()).filter((part) => part !== "").map(Number)
-  if (shape.some((n) => !Number.isInteger(n) || n < 0)) fail("npy", `malformed shape (${shapeText})`)
+  const parts = shapeText!.split(",").map((part) => part.trim()).filter((part) => part !== "")
+  if (parts.some((part) => !/^\d+$/.test(part))) fail("npy", `malformed shape (${shapeText})`)
+  // numpy's own limit; more axes would only make the reorder of a Fortran array slow.
+  if (parts.length > 64) fail("npy", `shape with ${parts.length} axes: numpy allows 64 at most`)
+  const shape = parts.map(Number)
+  if (shape.some((n) => !Number.isSafeInteger(n))) fail("npy", `malformed shape (${shapeText})`)
   return { dtype: dtype!, bigEndian: code![1] === ">", fortran: fortran === "True", shape, dataOffset: start + headerLength }
 }
 

@@ -1,11 +1,14 @@
 /**
  * PNG read and write, on Node's zlib. Reads non-interlaced grayscale images of 8 or 16
  * bits (an alpha channel is ignored; RGB is accepted only when every pixel is gray) and
- * checks every chunk's CRC. Writes 8- or 16-bit grayscale and 8-bit RGB, for reports.
+ * checks every chunk's CRC. Refuses more than `maxPixels` pixels, and image data that
+ * inflates past what the declared size needs, before allocating for either. Writes 8- or
+ * 16-bit grayscale and 8-bit RGB, for reports.
  */
 import * as zlib from "node:zlib"
 import { fail } from "./DecodeError.ts"
 import type { Raw } from "./Image.ts"
+import { maxPixels } from "./Limits.ts"
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 const channelsOf: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }
@@ -84,18 +87,26 @@ export const decodePng = (bytes: Uint8Array): Raw => {
   if (depth !== 8 && depth !== 16) fail("png", `${depth}-bit ${colourNames[colour]} PNG: only 8- and 16-bit images are supported`)
   if (interlace !== 0) fail("png", "interlaced (Adam7) PNG is not supported: save it without interlacing")
   if (width === 0 || height === 0) fail("png", `empty image (${width}x${height})`)
+  if (width * height > maxPixels) {
+    fail("png", `${width}x${height} is ${width * height} pixels, over the limit of ${maxPixels} (a larger image must be split, or saved as .npy)`)
+  }
   const compressed = Buffer.concat(all.filter((chunk) => chunk.type === "IDAT").map((chunk) => chunk.data))
   if (compressed.length === 0) fail("png", "no IDAT chunk (no image data)")
-  let scanlines: Uint8Array
-  try {
-    scanlines = zlib.inflateSync(compressed)
-  } catch (error) {
-    return fail("png", `corrupt image data: ${(error as Error).message}`)
-  }
   const bpp = (channels! * depth) / 8
   const stride = width * bpp
-  if (scanlines.length < height * (stride + 1)) {
-    fail("png", `image data too short: ${height} rows of ${stride + 1} bytes need ${height * (stride + 1)}, found ${scanlines.length}`)
+  const needed = height * (stride + 1)
+  let scanlines: Uint8Array
+  try {
+    // Never more than the declared size needs: a few kilobytes of zeros inflate to gigabytes.
+    scanlines = zlib.inflateSync(compressed, { maxOutputLength: needed })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      return fail("png", `image data inflates to more than the ${needed} bytes ${width}x${height} ${depth}-bit ${colourNames[colour]} needs`)
+    }
+    return fail("png", `corrupt image data: ${(error as Error).message}`)
+  }
+  if (scanlines.length < needed) {
+    fail("png", `image data too short: ${height} rows of ${stride + 1} bytes need ${needed}, found ${scanlines.length}`)
   }
   const pixels = unfilter(scanlines, height, stride, bpp)
   const n = width * height

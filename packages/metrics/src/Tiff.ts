@@ -2,11 +2,14 @@
  * TIFF read: baseline grayscale images in strips, either byte order, 8- or 16-bit
  * unsigned or 32/64-bit float samples, uncompressed, PackBits, LZW or Deflate, with or
  * without the horizontal-differencing predictor. Several full-size pages of the same
- * size read as a stack; reduced-resolution pages (thumbnails) are skipped.
+ * size read as a stack; reduced-resolution pages (thumbnails) are skipped. Refuses more
+ * than `maxPixels` pixels over all pages, and strips that inflate past their size,
+ * before allocating for either.
  */
 import * as zlib from "node:zlib"
 import { fail } from "./DecodeError.ts"
 import type { Dtype, Raw, Samples } from "./Image.ts"
+import { maxPixels } from "./Limits.ts"
 
 const typeSize: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8 }
 const compressionNames: Record<number, string> = { 2: "CCITT", 6: "old JPEG", 7: "JPEG", 34712: "JPEG 2000" }
@@ -115,9 +118,32 @@ export const packBitsDecode = (input: Uint8Array, expected: number): Uint8Array 
   return out.subarray(0, Math.min(o, expected))
 }
 
+interface Entry {
+  readonly type: number
+  readonly count: number
+  /** Where its values start in the file. */
+  readonly start: number
+}
+
+const isCount = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n > 0
+
 const readPages = (bytes: Uint8Array, view: DataView, little: boolean): Array<Page> => {
   const pages: Array<Page> = []
   const seen = new Set<number>()
+  let entriesRead = 0
+  let pixels = 0
+  const valueAt = (entry: Entry, k: number): number => {
+    const p = entry.start + k * typeSize[entry.type]!
+    const type = entry.type
+    return type === 3 ? view.getUint16(p, little)
+      : type === 4 ? view.getUint32(p, little)
+      : type === 8 ? view.getInt16(p, little)
+      : type === 9 ? view.getInt32(p, little)
+      : type === 11 ? view.getFloat32(p, little)
+      : type === 12 ? view.getFloat64(p, little)
+      : type === 5 || type === 10 ? view.getUint32(p, little) / view.getUint32(p + 4, little)
+      : bytes[p]!
+  }
   let offset = view.getUint32(4, little)
   while (offset !== 0) {
     if (seen.has(offset)) fail("tiff", "the directory chain loops")
@@ -125,7 +151,10 @@ const readPages = (bytes: Uint8Array, view: DataView, little: boolean): Array<Pa
     if (offset + 2 > bytes.length) fail("tiff", `truncated: directory at byte ${offset}, the file has ${bytes.length}`)
     const entries = view.getUint16(offset, little)
     if (offset + 2 + entries * 12 + 4 > bytes.length) fail("tiff", `truncated directory at byte ${offset}`)
-    const tags = new Map<number, Array<number>>()
+    // In a real file each entry has 12 bytes of its own; directories laid over each other would make the walk quadratic.
+    entriesRead += entries
+    if (entriesRead * 12 > bytes.length) fail("tiff", "its directories hold more entries than the file has room for (they overlap)")
+    const tags = new Map<number, Entry>()
     for (let e = 0; e < entries; e++) {
       const at = offset + 2 + e * 12
       const tag = view.getUint16(at, little)
@@ -133,32 +162,25 @@ const readPages = (bytes: Uint8Array, view: DataView, little: boolean): Array<Pa
       const count = view.getUint32(at + 4, little)
       const size = typeSize[type]
       if (size === undefined) continue
-      const inline = size * count <= 4
-      const start = inline ? at + 8 : view.getUint32(at + 8, little)
+      const start = size * count <= 4 ? at + 8 : view.getUint32(at + 8, little)
       if (start + size * count > bytes.length) fail("tiff", `truncated: tag ${tag} points past the end of the file`)
-      const values: Array<number> = []
-      for (let k = 0; k < count && k < 1 << 20; k++) {
-        const p = start + k * size
-        values.push(
-          type === 3 ? view.getUint16(p, little)
-            : type === 4 ? view.getUint32(p, little)
-            : type === 8 ? view.getInt16(p, little)
-            : type === 9 ? view.getInt32(p, little)
-            : type === 11 ? view.getFloat32(p, little)
-            : type === 12 ? view.getFloat64(p, little)
-            : type === 5 || type === 10 ? view.getUint32(p, little) / view.getUint32(p + 4, little)
-            : bytes[p]!
-        )
-      }
-      tags.set(tag, values)
+      tags.set(tag, { type, count, start })
     }
     offset = view.getUint32(offset + 2 + entries * 12, little)
-    const get = (tag: number, fallback?: number) => tags.get(tag)?.[0] ?? fallback
+    const get = (tag: number, fallback?: number) => {
+      const entry = tags.get(tag)
+      return entry !== undefined && entry.count > 0 ? valueAt(entry, 0) : fallback
+    }
     if (((get(254, 0)!) & 1) === 1) continue // a reduced-resolution copy
     const page = pages.length + 1
     const width = get(256)
     const height = get(257)
     if (width === undefined || height === undefined) fail("tiff", `page ${page} has no image size`)
+    if (!isCount(width) || !isCount(height)) fail("tiff", `page ${page} has an invalid size ${width}x${height}`)
+    pixels += width! * height!
+    if (pixels > maxPixels) {
+      fail("tiff", `page ${page} is ${width}x${height}: the file holds more than the limit of ${maxPixels} pixels (a larger stack must be split, or saved as .npy)`)
+    }
     if (tags.has(322) || tags.has(324)) fail("tiff", "tiled TIFF is not supported: save it in strips")
     const samples = get(277, 1)!
     const photometric = get(262, 1)!
@@ -182,11 +204,15 @@ const readPages = (bytes: Uint8Array, view: DataView, little: boolean): Array<Pa
     }
     const predictor = get(317, 1)!
     if (predictor !== 1 && predictor !== 2) fail("tiff", `predictor ${predictor} is not supported`)
+    const rowsPerStrip = get(278, height)
+    if (!isCount(rowsPerStrip)) fail("tiff", `page ${page} has an invalid RowsPerStrip ${rowsPerStrip}`)
     const offsets = tags.get(273)
     const counts = tags.get(279)
-    if (offsets === undefined || counts === undefined || offsets.length !== counts.length) {
+    if (offsets === undefined || counts === undefined || offsets.count !== counts.count || offsets.count === 0) {
       fail("tiff", `page ${page} has no valid strip offsets`)
     }
+    // A strip holds one row or more.
+    if (offsets!.count > height!) fail("tiff", `page ${page} has ${offsets!.count} strips for ${height} rows`)
     pages.push({
       width: width!,
       height: height!,
@@ -195,9 +221,9 @@ const readPages = (bytes: Uint8Array, view: DataView, little: boolean): Array<Pa
       compression,
       predictor,
       whiteIsZero: photometric === 0,
-      rowsPerStrip: Math.min(get(278, height)!, height!),
-      offsets: offsets!,
-      counts: counts!
+      rowsPerStrip: Math.min(rowsPerStrip!, height!),
+      offsets: Array.from({ length: offsets!.count }, (_, k) => valueAt(offsets!, k)),
+      counts: Array.from({ length: counts!.count }, (_, k) => valueAt(counts!, k))
     })
   }
   return pages
@@ -211,6 +237,9 @@ const decodePage = (bytes: Uint8Array, page: Page, little: boolean, index: numbe
   for (let s = 0; s < page.offsets.length && filled < raw.length; s++) {
     const start = page.offsets[s]!
     const end = start + page.counts[s]!
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(end) || end < start) {
+      fail("tiff", `page ${index + 1}, strip ${s} has an invalid offset ${start} or byte count ${page.counts[s]}`)
+    }
     if (end > bytes.length) fail("tiff", `truncated: page ${index + 1}, strip ${s} ends at byte ${end}, the file has ${bytes.length}`)
     const input = bytes.subarray(start, end)
     const want = Math.min(page.rowsPerStrip * stride, raw.length - filled)
@@ -219,9 +248,14 @@ const decodePage = (bytes: Uint8Array, page: Page, little: boolean, index: numbe
     else if (page.compression === 5) strip = lzwDecode(input, want)
     else if (page.compression === 32773) strip = packBitsDecode(input, want)
     else {
+      // Never more than a strip holds: a few kilobytes of zeros inflate to gigabytes.
+      const holds = page.rowsPerStrip * stride
       try {
-        strip = zlib.inflateSync(input)
+        strip = zlib.inflateSync(input, { maxOutputLength: holds })
       } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+          return fail("tiff", `strip ${s} inflates to more than the ${holds} bytes it holds (${page.rowsPerStrip} rows of ${stride})`)
+        }
         return fail("tiff", `corrupt Deflate data in strip ${s}: ${(error as Error).message}`)
       }
     }

@@ -5,12 +5,12 @@
  * counted (OOM kills, refused forks) once the phase has ended, and emptied and removed.
  * Phases enter their cgroup through the wrapper in `Caps.enterCgroupArgv`.
  */
+import { ProcessTree } from "@autoresearch/core"
 import { execa } from "execa"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type CgroupProbe, enterCgroupArgv, type Enforcement } from "./Caps.ts"
-import * as ProcessTree from "./ProcessTree.ts"
 
 export interface Mounts {
   /** Where the cgroup2 filesystem is mounted, if it is. */

@@ -8,7 +8,7 @@
  * returns, and a runner that was killed has its phases killed by the next.
  */
 import { Effect, Layer } from "effect"
-import { combineRunResults, parseReported, Runner, RunnerError, type Experiment, type Phase, type RunResult } from "@autoresearch/core"
+import { combineRunResults, Orphans, parseReported, Runner, RunnerError, type Experiment, type Phase, type RunResult } from "@autoresearch/core"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -18,7 +18,6 @@ import { resolveCaps } from "./Caps.ts"
 import * as GpuPool from "./GpuPool.ts"
 import * as Homes from "./Homes.ts"
 import { peakVramGb, readMetrics } from "./MetricsFile.ts"
-import * as Orphans from "./Orphans.ts"
 import * as PhaseLimits from "./PhaseLimits.ts"
 import { phaseEnv, runnerVariables } from "./PhaseEnv.ts"
 import { type PhaseExit, PhaseProcess, resolveExecutable } from "./PhaseProcess.ts"

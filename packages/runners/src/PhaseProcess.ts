@@ -5,11 +5,10 @@
  * the sandbox the tree is bubblewrap's PID namespace; without it, the processes that
  * carry the phase's marker (see ProcessTree).
  */
+import { Process, ProcessTree } from "@autoresearch/core"
 import { execa, type ResultPromise } from "execa"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import type { BoundedLog } from "./BoundedLog.ts"
-import * as ProcessTree from "./ProcessTree.ts"
 
 export interface PhaseProcessSpec {
   /** Full argv: the command, or bubblewrap with its arguments then the command. */
@@ -55,26 +54,7 @@ const delay = (ms: number) =>
   })
 
 /** The executable a command names, resolved as the phase's PATH and working directory would. */
-export const resolveExecutable = (name: string, searchPath: string, cwd: string): string | undefined => {
-  const executable = (file: string) => {
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      return fs.statSync(file).isFile()
-    } catch {
-      return false
-    }
-  }
-  if (name.includes("/")) {
-    const file = path.resolve(cwd, name)
-    return executable(file) ? file : undefined
-  }
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (dir === "") continue
-    const file = path.resolve(cwd, dir, name)
-    if (executable(file)) return file
-  }
-  return undefined
-}
+export const resolveExecutable = Process.resolveExecutable
 
 /**
  * Opens the namespace of bubblewrap's init, so that its inode cannot be given to another

@@ -14,8 +14,10 @@ import * as path from "node:path"
 import { afterEach } from "vitest"
 import * as LocalRunner from "../src/LocalRunner.ts"
 import type { LocalRunnerOptions } from "../src/LocalRunner.ts"
-import { isAlive } from "../src/ProcessTree.ts"
+import { Process } from "@autoresearch/core"
 import * as Sandbox from "../src/Sandbox.ts"
+
+const { isAlive } = Process
 
 /** Whether bubblewrap works here, and if not why; the sandbox tests skip, saying so. */
 export const bubblewrap = await Effect.runPromise(Sandbox.probe()).then((probe) =>

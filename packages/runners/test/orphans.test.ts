@@ -1,12 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import type { Experiment } from "@autoresearch/core"
+import { type Experiment, Orphans } from "@autoresearch/core"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { parseRecord } from "../src/Orphans.ts"
 import {
   daemonScript,
   experiment,
@@ -18,6 +17,8 @@ import {
   runLocal,
   useLayouts
 } from "./fixtures.ts"
+
+const { parseRecord } = Orphans
 
 const newLayout = useLayouts()
 

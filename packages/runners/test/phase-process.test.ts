@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { afterEach } from "vitest"
 import { BoundedLog } from "../src/BoundedLog.ts"
 import { maxTimerMs, nextTimerMs, PhaseProcess } from "../src/PhaseProcess.ts"
-import * as ProcessTree from "../src/ProcessTree.ts"
+import { ProcessTree } from "@autoresearch/core"
 import * as Sandbox from "../src/Sandbox.ts"
 import { bubblewrap, type Layout, makeLayout } from "./fixtures.ts"
 

@@ -5,7 +5,7 @@
  * descendants and its process group. Linux's /proc is read directly; elsewhere only the
  * process group is known.
  */
-import { Process } from "@autoresearch/core"
+import * as Process from "./Process.ts"
 import * as fs from "node:fs"
 
 interface Stat {

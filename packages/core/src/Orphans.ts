@@ -1,20 +1,21 @@
 /**
- * Experiment processes that outlive the runner that started them. A SIGKILLed CLI takes
- * no unsandboxed phase with it (the phase runs in a process group of its own, and
- * clean-up needs a live parent), and a resumed run would race it. So each phase is
+ * Processes that outlive the harness that started them. A SIGKILLed CLI takes no
+ * unsandboxed phase or trusted command (the scorer) with it: each runs in a process group
+ * of its own, and clean-up needs a live parent; a resumed run would race it. So each is
  * recorded, before it starts, in a small file beside the run directories, and the next
- * runner kills what a dead runner recorded there, and removes its scratch directory. Where util-linux's `setpriv` works, a
- * phase's first process also gets SIGKILL the moment its runner dies.
+ * runner, scorer or opening of the run kills what a dead process recorded there, and
+ * removes its scratch directory. Where util-linux's `setpriv` works, the first process
+ * also gets SIGKILL the moment its parent dies.
  */
 import { Effect } from "effect"
-import { execa } from "execa"
+import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { resolveExecutable } from "./PhaseProcess.ts"
+import { resolveExecutable } from "./Process.ts"
 import * as ProcessTree from "./ProcessTree.ts"
-import { readRegularFile } from "@autoresearch/core"
+import { readRegularFile } from "./SafeRead.ts"
 
 /** What a runner writes down about a phase before starting it. */
 export interface RunningPhase {
@@ -143,6 +144,8 @@ export const parentDeathPrefix = (): Effect.Effect<ReadonlyArray<string>> =>
     const setpriv = resolveExecutable("setpriv", process.env.PATH ?? "/usr/bin:/bin", "/")
     if (setpriv === undefined) return []
     const prefix = [setpriv, "--pdeathsig", "KILL", "--"]
-    const trial = await execa(prefix[0]!, [...prefix.slice(1), "true"], { reject: false, timeout: 15_000, stdin: "ignore" })
-    return trial.failed ? [] : prefix
+    const works = await new Promise<boolean>((resolve) => {
+      execFile(prefix[0]!, [...prefix.slice(1), "true"], { timeout: 15_000 }, (error) => resolve(error === null))
+    })
+    return works ? prefix : []
   })
