@@ -1,14 +1,13 @@
 /**
  * The `autoresearch` command: `run` opens a research run (or resumes it) and drives the
- * loop with live progress; `status` prints the experiments table of a run; `promote`
+ * loop with live progress, a thin shell over `Autoresearch.run` (the SDK's `Research.run`
+ * with the CLI's defaults); `status` prints the experiments table of a run; `promote`
  * carries a run's best kept experiment into another research directory; `metrics`
  * compares two images; `doctor` checks the machine.
  */
 import {
-  bestEntry,
   type Dropped,
   Journal,
-  type JournalEntry,
   type LoopEvent,
   Loop,
   LoopEvents,
@@ -16,11 +15,9 @@ import {
   readNoise,
   readVerifications,
   Research,
-  type ResolvedConfig,
-  Trials,
   Verify
 } from "@autoresearch/core"
-import { Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+import { Effect, Fiber, Layer, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -29,8 +26,9 @@ import { doctor } from "./Doctor.ts"
 import { metrics } from "./MetricsCommand.ts"
 import { open, shown, write } from "./Open.ts"
 import { promote } from "./PromoteCommand.ts"
-import { eventLine, initialProgress, liveLine, nextProgress } from "./Progress.ts"
-import { chooseProposer, proposerNames } from "./ProposerChoice.ts"
+import * as Autoresearch from "./Autoresearch.ts"
+import { eventLine, terminal } from "./Progress.ts"
+import { proposerNames } from "./ProposerChoice.ts"
 import { noiseLine, table, verifyTable } from "./Table.ts"
 
 const dirArgument = Argument.String("dir").pipe(Argument.withDescription("The research directory (holds autoresearch.config.ts)"))
@@ -38,29 +36,6 @@ const tagFlag = Flag.String("tag").pipe(
   Flag.withDescription("Name of the research run (branch autoresearch/<tag>); defaults to the directory's name"),
   Flag.optional
 )
-
-/** Follows the loop's events: a redrawn live line on a TTY, plain lines otherwise. */
-const follow = (config: ResolvedConfig, earlier: ReadonlyArray<JournalEntry>) =>
-  Effect.gen(function*() {
-    const events = yield* LoopEvents
-    const tty = process.stdout.isTTY === true && process.env.CI === undefined
-    // A resumed run shows its best so far from the start.
-    const best = bestEntry(earlier, config.metric)
-    let state = best === undefined
-      ? initialProgress
-      : { ...initialProgress, best: { id: best.id, value: best.metrics[config.metric.name]! } }
-    const redraw = () => (tty ? write(`\r\x1b[2K${liveLine(state, Date.now(), config.metric)}`) : Effect.void)
-    if (tty) yield* Effect.forkScoped(Effect.repeat(Effect.suspend(redraw), Schedule.spaced("1 second")))
-    // Ends once it has printed LoopFinished; the caller joins it, so that nothing is left unprinted.
-    const until = Stream.takeUntil(events.subscribe, (event) => event._tag === "LoopFinished")
-    return yield* Effect.forkScoped(Stream.runForEach(until, (event) =>
-      Effect.gen(function*() {
-        state = nextProgress(state, event, Date.now(), config.metric)
-        const line = eventLine(event, config.metric)
-        if (line !== undefined) yield* write(`${tty ? "\r\x1b[2K" : ""}${line}\n`)
-        yield* redraw()
-      })))
-  })
 
 const run = Command.make(
   "run",
@@ -108,42 +83,29 @@ const run = Command.make(
     }
     // Checked now: the replay proposer would find it missing only once the baseline has trained.
     if (Option.isSome(input.replayDir)) yield* checkReplayDir(input.replayDir.value)
-    const opened = yield* open(input, {
-      ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
-      ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
-    })
-    const { config, where } = opened
-    const proposer = yield* chooseProposer({
-      choice: input.proposer,
-      env: process.env,
-      replayDir: Option.getOrUndefined(input.replayDir),
-      config,
-      ...Option.match(input.model, { onNone: () => ({}), onSome: (model) => ({ model }) }),
-      prefetch: input.prefetch
-    })
-    yield* write(
-      `autoresearch: ${opened.dir === process.cwd() ? "." : shown(opened.dir)} on branch ${where.branch} (${opened.version}, proposer ${proposer.name}: ${proposer.why})\n`
-    )
-    if (input.fresh) {
-      const setAside = yield* Research.startOver(where)
-      if (setAside !== undefined) yield* write(`--fresh: set aside the earlier run: ${setAside}\n`)
-    }
-    // Only once every check has passed: a refused start leaves no state behind.
-    yield* Research.sealConfigModules(where, opened.modules)
-    const services = Layer.mergeAll(Research.layer(where, config), proposer.layer, opened.scorer, opened.runner)
-    const verifySeeds = Option.getOrElse(input.verifySeeds, () => config.budget.verifySeeds)
-    const { summary, noise, verification } = yield* Effect.gen(function*() {
-      const journal = yield* Journal
-      yield* warnDropped(journal.dropped)
-      const printer = yield* follow(config, yield* journal.entries)
-      const summary = yield* Loop.run(config, where)
-      yield* Fiber.join(printer)
-      // At the end of a run, where the data has a test split: the best and the baseline again, with fresh seeds.
-      const verification = verifySeeds > 0 && Trials.hasTestSplit(where.cacheDir) && summary.best !== undefined
-        ? yield* followWhile(Verify.run(config, where, { seeds: verifySeeds }), config.metric.name, ["VerifyRun"])
-        : undefined
-      return { summary, noise: (yield* journal.noise).at(-1), verification }
-    }).pipe(Effect.scoped, Effect.provide(services))
+    const tty = process.stdout.isTTY === true && process.env.CI === undefined
+    const { summary, noise, verification, where, config } = yield* Effect.gen(function*() {
+      const onEvent = yield* terminal(write, tty)
+      return yield* Autoresearch.run({
+        dir: input.dir,
+        ...Option.match(input.tag, { onNone: () => ({}), onSome: (tag) => ({ tag }) }),
+        proposer: input.proposer,
+        ...Option.match(input.replayDir, { onNone: () => ({}), onSome: (replayDir) => ({ replayDir }) }),
+        ...Option.match(input.model, { onNone: () => ({}), onSome: (model) => ({ model }) }),
+        prefetch: input.prefetch,
+        budget: {
+          ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
+          ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
+        },
+        ...Option.match(input.verifySeeds, { onNone: () => ({}), onSome: (verifySeeds) => ({ verifySeeds }) }),
+        fresh: input.fresh,
+        onStart: (started) =>
+          write(
+            `autoresearch: ${started.dir === process.cwd() ? "." : shown(started.dir)} on branch ${started.where.branch} (${started.python}, proposer ${started.proposer.name}: ${started.proposer.why})\n`
+          ),
+        onEvent
+      })
+    }).pipe(Effect.scoped)
     yield* write(`\n${table(summary.entries, config.metric, noise)}\n${noiseLine(noise, config.metric)}\n\n`)
     if (verification !== undefined) yield* write(`${verifyTable(verification)}\n\n`)
     yield* write(`journal: ${shown(path.join(where.stateDir, "journal.jsonl"))}\nresults: ${shown(path.join(where.stateDir, "results.tsv"))}\n`)
@@ -196,8 +158,7 @@ const followWhile = <A, E, R>(effect: Effect.Effect<A, E, R>, metric: string, ta
 /** Opens a research run for a command that trains without proposing: `noise` and `verify`. */
 const openForTrials = Effect.fnUntraced(function*(input: { readonly dir: string; readonly tag: Option.Option<string> }) {
   const opened = yield* open(input)
-  yield* Research.sealConfigModules(opened.where, opened.modules)
-  return { ...opened, services: Layer.mergeAll(Research.layer(opened.where, opened.config), opened.scorer, opened.runner) }
+  return { ...opened, services: Layer.mergeAll(Research.layer(opened.where, opened.config, opened.modules), opened.scorer, opened.runner) }
 })
 
 const noise = Command.make(

@@ -6,7 +6,7 @@
 import { type Budget, ConfigError, resolveConfig, validateConfig, type ResolvedConfig } from "@autoresearch/core"
 import { Effect, Result, Schema } from "effect"
 import * as fs from "node:fs"
-import { registerHooks } from "node:module"
+import { registerHooks, type ResolveHookContext, type ResolveHookSync } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -28,17 +28,39 @@ export const defaultTag = (dir: string) => path.basename(path.resolve(dir)).repl
 const importedBy = new Map<string, Set<string>>()
 let hooked = false
 
+/** `effect` and its subpaths (`effect/unstable/cli`): the library every Layer is made of. */
+const isEffect = (specifier: string) => specifier === "effect" || specifier.startsWith("effect/")
+
+/** A module of the user's own (a config, a plug-in), not one installed as a package. */
+const isUsersOwn = (url: string | undefined) =>
+  url !== undefined && url.startsWith("file:") && !fileURLToPath(url).split(path.sep).includes("node_modules")
+
 /**
- * Records, for a config being imported, every module it reaches through relative or
- * absolute paths, transitively: its own plug-ins, wherever they are. Packages (bare
- * specifiers) and what they import are not recorded.
+ * Installs the resolve hook that configs are imported under. It records, for a config
+ * being imported, every module it reaches through relative or absolute paths,
+ * transitively: its own plug-ins, wherever they are. Packages (bare specifiers) and what
+ * they import are not recorded. It also resolves, for the user's own modules,
+ * `@autoresearch/*` to the CLI's copy where their project has none, and `effect` always
+ * to the copy that `@autoresearch/core` uses: a plug-in is a Layer, and a Layer made with
+ * another copy of Effect is not one the SDK can use (nor is its project required to have
+ * Effect installed at all).
  */
-const recordImports = () => {
+const installHooks = () => {
   if (hooked) return
   hooked = true
+  const sdkResolve = (specifier: string, context: ResolveHookContext, nextResolve: Parameters<ResolveHookSync>[2]) => {
+    try {
+      return nextResolve(specifier, context)
+    } catch (error) {
+      if (!specifier.startsWith("@autoresearch/")) throw error
+      return nextResolve(specifier, { ...context, parentURL: import.meta.url })
+    }
+  }
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      const resolved = nextResolve(specifier, context)
+      const resolved = isEffect(specifier) && isUsersOwn(context.parentURL)
+        ? nextResolve(specifier, { ...context, parentURL: sdkResolve("@autoresearch/core", context, nextResolve).url })
+        : sdkResolve(specifier, context, nextResolve)
       const local = specifier.startsWith(".") || specifier.startsWith("/") || specifier.startsWith("file:")
       if (local && resolved.url.startsWith("file:") && context.parentURL !== undefined) {
         for (const modules of importedBy.values()) if (modules.has(context.parentURL)) modules.add(resolved.url)
@@ -95,7 +117,7 @@ export const loadConfig = Effect.fnUntraced(function*(dir: string, budget: Parti
     return yield* new CliError({ reason: `no ${configName} in ${dir}` })
   }
   const url = pathToFileURL(file).href
-  recordImports()
+  installHooks()
   if (!importedBy.has(url)) importedBy.set(url, new Set([url]))
   const module = yield* Effect.tryPromise({
     try: () => import(url) as Promise<{ default?: unknown }>,

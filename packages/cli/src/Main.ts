@@ -5,6 +5,7 @@
  * command, so that its finalizers run (the phase killed, the lock released); so does a
  * closed stdout or stderr (`autoresearch run ... | head -2`), quietly.
  */
+import { Signals } from "@autoresearch/core"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Runtime } from "effect"
 import { Command } from "effect/cli"
@@ -38,7 +39,7 @@ const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
     stopped = true
     fiber.interruptUnsafe(fiber.id)
   }
-  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const
+  const signals = Signals.stopSignals
   // Kept after the command ends: a late EPIPE from the last write must not surface as an error.
   const onOutputError = () => {
     outputClosed = true

@@ -8,23 +8,23 @@ import { CommandScorer } from "@autoresearch/metrics"
 import { LocalRunner } from "@autoresearch/runners"
 import { Effect, Option } from "effect"
 import { execFileSync } from "node:child_process"
-import * as fs from "node:fs"
 import * as path from "node:path"
-import { CliError, configName, defaultTag, loadConfig } from "./LoadConfig.ts"
+import { CliError, defaultTag, loadConfig } from "./LoadConfig.ts"
 
 export const write = (text: string) => Effect.sync(() => process.stdout.write(text))
 
 /** A path as the user would type it from here: relative below the current directory, else absolute. */
 export const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
 
-const checkPython = (python: ReadonlyArray<string>) =>
+export const checkPython = (python: ReadonlyArray<string>) =>
   Effect.try({
     try: () => execFileSync(python[0]!, [...python.slice(1), "--version"], { stdio: "pipe", timeout: 30_000 }).toString().trim(),
     catch: () =>
       new CliError({ reason: `python not found: '${python.join(" ")}' (install it, or set \`python\` in autoresearch.config.ts)` })
   })
 
-const scorerLayer = (config: ResolvedConfig) => {
+/** The config's scorer, else a CommandScorer running `phases.score`. */
+export const scorerLayer = (config: ResolvedConfig) => {
   if (config.scorer !== undefined) return Effect.succeed(config.scorer)
   if (config.phases.score !== undefined) {
     return Effect.succeed(CommandScorer.layer({ command: [...config.python, ...config.phases.score], metric: config.metric.name }))
@@ -42,20 +42,6 @@ export const runnerLayer = (config: ResolvedConfig) =>
   })
 
 /**
- * The research files the config names that are not there, each said as missing with its
- * path: git would only call them "not committed".
- */
-const checkFilesExist = (dir: string, config: Pick<ResolvedConfig, "mutable" | "immutable" | "program">) => {
-  const missing = [...config.mutable, ...config.immutable].filter((file) => !fs.existsSync(path.join(dir, file)))
-  if (missing.length === 0) return Effect.void
-  const what = (file: string) =>
-    file === config.program
-      ? `program file ${file} does not exist: ${path.join(dir, file)} (it holds the proposer's instructions: write it and commit it, or change \`program\` in ${configName})`
-      : `${config.mutable.includes(file) ? "mutable" : "immutable"} file ${file} does not exist: ${path.join(dir, file)} (create it and commit it, or remove it from the config)`
-  return Effect.fail(new CliError({ reason: missing.map(what).join("; ") }))
-}
-
-/**
  * Loads and checks everything a training command needs; prints the checkout's warnings.
  * Writes nothing in the run's state: a refused start leaves none behind.
  */
@@ -67,7 +53,6 @@ export const open = Effect.fnUntraced(function*(
   const { config, modules } = yield* loadConfig(dir, budget)
   const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
   const where = yield* Research.paths(dir, tag)
-  yield* checkFilesExist(dir, config)
   const warnings = yield* Research.checkCheckout(where, config, modules)
   for (const warning of warnings) yield* write(`warning: ${warning}\n`)
   const version = yield* checkPython(config.python)

@@ -1,80 +1,29 @@
 /**
  * Following a run on the terminal: on a TTY, one live line (experiment, phase,
  * elapsed/budget, best so far) redrawn in place; otherwise one plain line per event.
+ * The lines themselves are core's `Progress`, which a script of your own can print too.
  */
-import type { LoopEvent, MetricSpec } from "@autoresearch/core"
-import { beats } from "@autoresearch/core"
-import { formatMetric } from "./Table.ts"
+import { type LoopEvent, type MetricSpec, Progress } from "@autoresearch/core"
+import { Effect, Schedule } from "effect"
 
-export interface ProgressState {
-  readonly id: number | undefined
-  readonly phase: string | undefined
-  readonly phaseStartedMs: number
-  readonly budgetSeconds: number
-  readonly best: { readonly id: number; readonly value: number } | undefined
-}
+export const { eventLine, initialProgress, liveLine, nextProgress } = Progress
+export type ProgressState = Progress.ProgressState
 
-export const initialProgress: ProgressState = { id: undefined, phase: undefined, phaseStartedMs: 0, budgetSeconds: 0, best: undefined }
-
-export const nextProgress = (
-  state: ProgressState,
-  event: LoopEvent,
-  nowMs: number,
-  metric: Pick<MetricSpec, "name" | "direction">
-): ProgressState => {
-  switch (event._tag) {
-    case "ExperimentStarted":
-      return { ...state, id: event.id, phase: undefined, budgetSeconds: event.budgetSeconds }
-    case "PhaseStarted":
-      return { ...state, id: event.id >= 0 ? event.id : state.id, phase: event.phase, phaseStartedMs: nowMs }
-    case "PhaseFinished":
-      return { ...state, phase: undefined }
-    case "Decided": {
-      const value = event.entry.metrics[metric.name]
-      const better = event.entry.status === "keep" && value !== undefined &&
-        (state.best === undefined || beats(value, state.best.value, metric.direction))
-      return better ? { ...state, best: { id: event.id, value: value! } } : state
-    }
-    default:
-      return state
-  }
-}
-
-/** The live line, e.g. `#3 train 12s/20s | best val_mse 0.2623 (#1)`. */
-export const liveLine = (state: ProgressState, nowMs: number, metric: Pick<MetricSpec, "name">): string => {
-  const best = state.best === undefined ? "no best yet" : `best ${metric.name} ${formatMetric(state.best.value)} (#${state.best.id})`
-  if (state.phase === undefined) return `${state.id === undefined ? "" : `#${state.id} `}| ${best}`
-  const elapsed = Math.floor((nowMs - state.phaseStartedMs) / 1000)
-  const budget = state.phase === "train" ? `/${state.budgetSeconds}s` : "s"
-  return `#${state.id ?? "-"} ${state.phase} ${elapsed}${budget} | ${best}`
-}
-
-/** A plain line for an event, or undefined for events not worth a line. */
-export const eventLine = (event: LoopEvent, metric: Pick<MetricSpec, "name">): string | undefined => {
-  switch (event._tag) {
-    case "Repaired":
-      return `repaired: ${event.what}`
-    case "Prepared":
-      return `data cache ${event.fingerprint}${event.reused ? " (reused)" : ""}`
-    case "ExperimentStarted":
-      return `#${event.id} ${event.description}`
-    case "PhaseFinished":
-      return `${event.id < 0 ? "" : `#${event.id} `}${event.phase} finished in ${event.seconds.toFixed(1)} s`
-    case "Decided": {
-      const value = event.entry.metrics[metric.name]
-      const why = event.entry.status === "keep" || event.entry.status === "discard" ? event.decision.reason : event.entry.reason
-      return `#${event.id} ${event.entry.status}${value === undefined ? "" : ` ${metric.name}=${formatMetric(value)}`}: ${why ?? ""}`
-    }
-    case "NoiseRun":
-      return `noise run ${event.run}/${event.of} (seed ${event.seed}): ${event.value === undefined ? "failed" : `${metric.name}=${formatMetric(event.value)}`}`
-    case "NoiseMeasured":
-      return `noise floor: sd ${formatMetric(event.noise.sd)}, MAD ${formatMetric(event.noise.mad)} over ${event.noise.values.length} seeds` +
-        (event.threshold === undefined ? "" : `; keep threshold ${formatMetric(event.threshold)}`)
-    case "VerifyRun":
-      return `verify ${event.role} #${event.id} seed ${event.seed}: validation ${formatMetric(event.validation)}, test ${formatMetric(event.test)}`
-    case "LoopFinished":
-      return `finished: ${event.reason}`
-    default:
-      return undefined
-  }
-}
+/**
+ * An `onEvent` for `Research.run` that writes to the terminal, and, on a TTY, a redraw of
+ * the live line every second while the scope lives.
+ */
+export const terminal = Effect.fnUntraced(function*(write: (text: string) => Effect.Effect<void>, tty: boolean) {
+  let state = initialProgress
+  let metric: Pick<MetricSpec, "name" | "direction"> | undefined
+  const redraw = () => (tty && metric !== undefined ? write(`\r\x1b[2K${liveLine(state, Date.now(), metric)}`) : Effect.void)
+  if (tty) yield* Effect.forkScoped(Effect.repeat(Effect.suspend(redraw), Schedule.spaced("1 second")))
+  return (event: LoopEvent, eventMetric: MetricSpec) =>
+    Effect.gen(function*() {
+      metric = eventMetric
+      state = nextProgress(state, event, Date.now(), eventMetric)
+      const line = eventLine(event, eventMetric)
+      if (line !== undefined) yield* write(`${tty ? "\r\x1b[2K" : ""}${line}\n`)
+      yield* redraw()
+    })
+})

@@ -12,14 +12,14 @@ import {
   type MetricSpec,
   type NoiseFloor,
   type Sample,
+  Progress,
   threshold,
   type Verification
 } from "@autoresearch/core"
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length))
 
-export const formatMetric = (value: number | undefined) =>
-  value === undefined ? "-" : Math.abs(value) >= 1000 || (Math.abs(value) < 0.001 && value !== 0) ? value.toExponential(3) : value.toFixed(4)
+export const formatMetric = Progress.formatMetric
 
 const signed = (value: number) => (value >= 0 ? "+" : "") + formatMetric(value)
 

@@ -7,8 +7,9 @@
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
 if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(
-    `autoresearch: error: Node ${process.versions.node} is too old; autoresearch needs Node 22.18 or newer ` +
-      "(in the repository, ./dev setup installs Node 24 into tools/node)\n"
+    `autoresearch: error: Node ${process.versions.node} is too old; autoresearch needs Node 22.18 or newer. ` +
+      "Install Node 24 (https://nodejs.org/en/download, or `nvm install 24`) and run it again; " +
+      "in the autoresearch repository, ./dev setup installs Node 24 into tools/node\n"
   )
   process.exit(1)
 }

@@ -20,6 +20,7 @@ describe("the autoresearch executable", () => {
     const result = spawnSync(systemNode!, [cliBin, "--help"], { encoding: "utf8" })
     expect(result.status).toBe(1)
     expect(result.stderr).toMatch(/^autoresearch: error: Node \d+\.\d+\.\d+ is too old; autoresearch needs Node 22\.18 or newer/)
+    expect(result.stderr).toContain("Install Node 24 (https://nodejs.org/en/download, or `nvm install 24`)")
     expect(result.stderr).not.toContain("SyntaxError")
   })
 })

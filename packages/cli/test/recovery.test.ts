@@ -182,7 +182,7 @@ describe("state never mixes", () => {
       expect(ref(repo, discarded)).toBe(first.commit)
 
       // A ref is never moved: a second discard under the same id is refused and changes nothing.
-      const ratchet = GitRatchet.make({ worktree: path.join(repo.stateDir(tag), "worktree"), branch: `autoresearch/${tag}`, metric: config.metric })
+      const ratchet = GitRatchet.make({ worktree: path.join(repo.stateDir(tag), "worktree"), branch: `autoresearch/${tag}` })
       const clash = yield* Effect.flip(ratchet.discard(1, first.parent, first.parent))
       expect(clash.message).toBe(`git update-ref ${discarded}: refusing to overwrite it: it holds ${first.commit}, not ${first.parent}`)
       expect(ref(repo, discarded)).toBe(first.commit)

@@ -3,7 +3,8 @@
  * user's own script can follow a research run without the loop knowing about them.
  */
 import { Context, Effect, Layer, PubSub, Stream } from "effect"
-import type { Decision } from "./KeepRule.ts"
+import type { Verdict } from "./Decision.ts"
+import type { PhaseName } from "./Experiment.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
 import type { NoiseFloor } from "./Noise.ts"
 import type { Score } from "./Score.ts"
@@ -12,12 +13,18 @@ import type { Verification } from "./Verification.ts"
 export type LoopEvent =
   /** Something a killed run left that opening the run repaired (a stale git lock, a half-made worktree, ...). */
   | { readonly _tag: "Repaired"; readonly what: string }
+  /** The loop begins: `experiments` already in the journal (0 for a new run) and the best kept so far. */
+  | { readonly _tag: "LoopStarted"; readonly experiments: number; readonly best: JournalEntry | undefined }
+  /** Something the caller should know before the loop runs, e.g. uncommitted changes to mutable files. */
+  | { readonly _tag: "Warned"; readonly what: string }
+  /** `fresh`: the tag's earlier run, set aside (its refs, branch head and state files), in words. */
+  | { readonly _tag: "SetAside"; readonly what: string }
   | { readonly _tag: "Prepared"; readonly fingerprint: string; readonly reused: boolean }
   | { readonly _tag: "ExperimentStarted"; readonly id: number; readonly description: string; readonly budgetSeconds: number }
-  | { readonly _tag: "PhaseStarted"; readonly id: number; readonly phase: string }
-  | { readonly _tag: "PhaseFinished"; readonly id: number; readonly phase: string; readonly seconds: number }
+  | { readonly _tag: "PhaseStarted"; readonly id: number; readonly phase: PhaseName | (string & {}) }
+  | { readonly _tag: "PhaseFinished"; readonly id: number; readonly phase: PhaseName | (string & {}); readonly seconds: number }
   | { readonly _tag: "Scored"; readonly id: number; readonly score: Score }
-  | { readonly _tag: "Decided"; readonly id: number; readonly decision: Decision; readonly entry: JournalEntry }
+  | { readonly _tag: "Decided"; readonly id: number; readonly decision: Verdict; readonly entry: JournalEntry }
   | { readonly _tag: "NoiseRun"; readonly run: number; readonly of: number; readonly seed: number; readonly value: number | undefined }
   | { readonly _tag: "NoiseMeasured"; readonly noise: NoiseFloor; readonly threshold: number | undefined }
   | {

@@ -5,6 +5,13 @@
  */
 import { Schema } from "effect"
 
+/**
+ * The phases the harness plans (see Plan.ts): `predict-test` is `verify`'s predict on the
+ * test split. A runner may be handed a phase of another name, so `Phase.name` stays a string.
+ */
+export const PhaseName = Schema.Literals(["prepare", "train", "predict", "predict-test"])
+export type PhaseName = typeof PhaseName.Type
+
 export const Phase = Schema.Struct({
   name: Schema.String,
   /** Full argv, interpreter included. */

@@ -6,8 +6,6 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { simpleGit, type SimpleGit } from "simple-git"
-import type { MetricSpec } from "./Config.ts"
-import { keepRule } from "./KeepRule.ts"
 import { GitError, Ratchet } from "./Ratchet.ts"
 
 const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
@@ -146,7 +144,6 @@ export interface GitRatchetOptions {
   readonly worktree: string
   /** The research branch, e.g. `autoresearch/<tag>`; names the refs of set-aside commits. */
   readonly branch: string
-  readonly metric: Pick<MetricSpec, "name" | "direction">
 }
 
 export const make = (options: GitRatchetOptions) => {
@@ -172,6 +169,7 @@ export const make = (options: GitRatchetOptions) => {
   return Ratchet.of({
     head,
     restore,
+    keep: restore,
     checkout,
     discard,
     setAside,
@@ -180,13 +178,6 @@ export const make = (options: GitRatchetOptions) => {
         yield* git(repo, ["add", "--all"])
         yield* git(repo, [...identity, "commit", "--quiet", "--no-verify", "-m", message])
         return yield* head
-      }),
-    decide: (input) =>
-      Effect.gen(function*() {
-        const decision = keepRule(input.candidate, input.incumbent, { ...options.metric, minDelta: input.minDelta })
-        if (decision.keep) yield* restore
-        else yield* discard(input.id, input.commit, input.parent)
-        return decision
       })
   })
 }

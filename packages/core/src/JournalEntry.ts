@@ -33,6 +33,8 @@ export const JournalEntry = Schema.Struct({
   memoryGb: Schema.optional(Schema.Number),
   /** What the runner warned about, e.g. that the experiment ran without a sandbox. */
   warnings: Schema.optional(Schema.Array(Schema.String)),
+  /** The log of each phase that ran, in order, as the runner named them: a failure's is shown to the proposer. */
+  logs: Schema.optional(Schema.Array(Schema.String)),
   /** Primary metric of each confirmation run, when the config asks for them. */
   confirmations: Schema.optional(Schema.Array(Schema.Number)),
   startedAt: Schema.String,

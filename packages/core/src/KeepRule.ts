@@ -1,13 +1,14 @@
 /**
- * The ratchet's decision, as a pure function: keep a candidate only if it ran to the end
- * inside its budget, carries no integrity flag, beats the task's baseline gate, and beats
- * the incumbent by more than `minDelta`.
+ * The keep rule, as a pure function: keep a candidate only if it ran to the end inside
+ * its budget, carries no integrity flag, beats the task's baseline gate, and beats the
+ * incumbent by more than `minDelta`. `decide` (Decision.ts) applies it to an experiment,
+ * with the baseline, the seal and the confirmation runs.
  */
 import { Schema } from "effect"
 import type { MetricSpec } from "./Config.ts"
-import type { EntryStatus } from "./JournalEntry.ts"
-import type { RunResult, RunStatus } from "./RunResult.ts"
-import { integrityFlags, type Score } from "./Score.ts"
+import { belowGate, isIntegrityFlag } from "./Flags.ts"
+import type { RunStatus } from "./RunResult.ts"
+import type { Score } from "./Score.ts"
 
 export interface Candidate {
   readonly runStatus: RunStatus
@@ -42,7 +43,7 @@ export const keepRule = (
   if (score === undefined || score.status !== "ok") {
     return { keep: false, reason: score?.reason ?? "not scored", flags: [] }
   }
-  const voiding = score.flags.filter((flag) => integrityFlags.has(flag))
+  const voiding = score.flags.filter(isIntegrityFlag)
   if (voiding.length > 0) return { keep: false, reason: `integrity: ${voiding.join(", ")}`, flags: [] }
   const value = score.metrics[metric.name]
   if (value === undefined || !Number.isFinite(value)) {
@@ -52,7 +53,7 @@ export const keepRule = (
     return {
       keep: false,
       reason: `${metric.name} ${value.toFixed(4)} does not beat ${score.gate.name} ${score.gate.value.toFixed(4)}`,
-      flags: [`below-${score.gate.name}`]
+      flags: [belowGate(score.gate.name)]
     }
   }
   if (incumbent === undefined) return { keep: true, reason: "first scored experiment", flags: [] }
@@ -65,13 +66,4 @@ export const keepRule = (
     }
   }
   return { keep: true, reason: `${metric.name} ${value.toFixed(4)} beats incumbent ${incumbent.toFixed(4)}`, flags: [] }
-}
-
-/** The journal status of a decided experiment: why it was not kept, when it was not. */
-export const entryStatus = (run: RunResult, score: Score | undefined, decision: Decision): EntryStatus => {
-  if (decision.keep) return "keep"
-  if (run.status === "crash" || run.status === "timeout" || run.status === "oom") return run.status
-  if (run.status === "killed") return "crash"
-  if (score === undefined || score.status === "invalid" || score.flags.includes("immutable-modified")) return "invalid"
-  return "discard"
 }

@@ -1,28 +1,31 @@
 /**
  * The research loop: prepare the data once, run the unmodified baseline as experiment 0,
  * then propose, commit, train, predict, score, decide and record, until a budget runs
- * out or the proposer has nothing left. It resumes from git and the journal: an
- * experiment cut short is run again, and none is recorded twice.
+ * out or the proposer has nothing left. It only orchestrates: `decide` (Decision.ts)
+ * says what becomes of each experiment, the Ratchet moves git, Trials train and score.
+ * It resumes from git and the journal: an experiment cut short is run again, and none
+ * is recorded twice.
  */
 import { Clock, Effect } from "effect"
-import * as path from "node:path"
 import { budgetLeft, stopReason } from "./Budgets.ts"
 import type { ResolvedConfig } from "./Config.ts"
 import * as Environment from "./Environment.ts"
 import { LoopEvents } from "./Events.ts"
 import { bestEntry, Journal } from "./Journal.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
-import { beats, type Decision, entryStatus, keepRule } from "./KeepRule.ts"
+import { decide, type DecisionInput, needsConfirmation } from "./Decision.ts"
+import { LoopError } from "./LoopError.ts"
 import { confirmSeed, incumbentValue, type NoiseFloor, noiseSeed, spread, threshold } from "./Noise.ts"
 import { zeroCost, type Proposal } from "./Proposal.ts"
 import { Proposer } from "./Proposer.ts"
 import { Ratchet } from "./Ratchet.ts"
 import { readRegularFile } from "./SafeRead.ts"
 import * as Trials from "./Trials.ts"
-import { LoopError, type LoopPaths } from "./Trials.ts"
+import type { LoopPaths } from "./Trials.ts"
 import { Workspace } from "./Workspace.ts"
 
-export { ImmutableModified, LoopError, type LoopPaths } from "./Trials.ts"
+export { ImmutableModified, type LoopPaths } from "./Trials.ts"
+export { LoopError, type LoopErrorReason } from "./LoopError.ts"
 
 export interface LoopSummary {
   readonly reason: string
@@ -36,6 +39,10 @@ const tail = (file: string, lines = 40) => {
   const read = readRegularFile(file, 16_384, { fromEnd: true })
   return read._tag === "Text" ? read.text.split("\n").slice(-lines).join("\n") : ""
 }
+
+/** The tail of the last log of a failed experiment that says anything: the phase that failed wrote it. */
+const failureLog = (entry: JournalEntry) =>
+  [...(entry.logs ?? [])].reverse().map((log) => tail(log)).find((text) => text !== "") ?? ""
 
 type OpenedTrials = Effect.Success<ReturnType<typeof Trials.open>>
 
@@ -70,9 +77,7 @@ const measureNoise = Effect.fnUntraced(function*(
     }
   }
   if (values.length < 2) {
-    return yield* new LoopError({
-      reason: `the noise floor needs two runs that score; ${failed.length} of ${options.runs} failed (${failed.join("; ")})`
-    })
+    return yield* new LoopError({ reason: { _tag: "NoiseFailed", runs: options.runs, failed } })
   }
   const noise: NoiseFloor = {
     commit: options.commit,
@@ -93,7 +98,7 @@ const measureNoise = Effect.fnUntraced(function*(
  * seeds, and records it; a run with `minDelta: "auto"` keeps by the latest one.
  */
 export const noise = Effect.fn("Loop.noise")(function*(config: ResolvedConfig, paths: LoopPaths, runs: number) {
-  if (!Number.isInteger(runs) || runs < 2) return yield* new LoopError({ reason: `the noise floor needs 2 runs or more, not ${runs}` })
+  if (!Number.isInteger(runs) || runs < 2) return yield* new LoopError({ reason: { _tag: "TooFew", what: "noise runs", given: runs } })
   const ratchet = yield* Ratchet
   const journal = yield* Journal
   const entries = yield* journal.entries
@@ -112,9 +117,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
 
   /** Without a kept baseline nothing can be compared: the run stops and says how to go on. */
   const baselineFailed = (what: string) =>
-    new LoopError({
-      reason: `the baseline (experiment 0) ${what}. Fix ${config.phases.train.join(" ")}, commit, and start a new run with another --tag`
-    })
+    new LoopError({ reason: { _tag: "BaselineFailed", what, train: config.phases.train } })
 
   // Resume: put the branch back on the journal's incumbent; a candidate cut short is set aside.
   let entries = [...(yield* journal.entries)]
@@ -129,6 +132,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     yield* ratchet.setAside(`interrupted/${entries.length}-${head.slice(0, 12)}`, head, incumbentCommit)
   }
   yield* ratchet.restore
+  yield* events.publish({ _tag: "LoopStarted", experiments: entries.length, best: bestEntry(entries, config.metric) })
 
   const trials = yield* Trials.open(config, paths, { fingerprint: entries[0]?.fingerprint, resumed: entries.length > 0 })
   const dataFingerprint = trials.dataFingerprint
@@ -188,10 +192,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
           id: lastFailed.id,
           status: lastFailed.status,
           reason: lastFailed.reason ?? "",
-          // predict runs only after train succeeded, so its log, when there is one, holds the failure
-          logTail: ["predict.log", "train.log"]
-            .map((log) => tail(path.join(paths.runsDir, String(lastFailed.id), log)))
-            .find((text) => text !== "") ?? ""
+          logTail: failureLog(lastFailed)
         },
         left: budgetLeft(config.budget, spent),
         // Against the files the proposal is made on, which stay its base while a prefetched one waits.
@@ -248,59 +249,47 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       if (rejected !== undefined) {
         yield* ratchet.restore
         const entry = yield* record({ status: "invalid", commit: null, reason: rejected })
-        yield* events.publish({ _tag: "Decided", id, decision: { keep: false, reason: entry.reason!, flags: [] }, entry })
+        yield* events.publish({ _tag: "Decided", id, decision: { keep: false, status: "invalid", reason: entry.reason!, flags: [], metrics: {} }, entry })
         continue
       }
     }
     const commit = id === 0 ? parent : yield* timed("commit", ratchet.commit(`autoresearch #${id}: ${proposal.description}`))
 
     const first = yield* trials.trial({ id, seed: config.seed, label: String(id), incumbent })
-    for (const phase of first.result.phases) seconds[phase.name] = phase.seconds
-    let { score } = first
     const { result } = first
-    const confirmations: Array<number> = []
-    let decision: Decision
-    if (id === 0) {
-      const ok = result.status === "ok" && score?.status === "ok"
-      const value = score?.metrics[config.metric.name]
-      const belowGate = score?.gate !== undefined && value !== undefined &&
-        !beats(value, score.gate.value, config.metric.direction)
-      decision = ok
-        ? { keep: true, reason: "baseline", flags: belowGate ? [`below-${score!.gate!.name}`] : [] }
-        : { keep: false, reason: result.reason ?? score?.reason ?? "baseline failed", flags: [] }
-    } else {
-      const candidate = { runStatus: result.status, score }
-      decision = yield* ratchet.decide({ id, commit, parent, candidate, incumbent: incumbentMetric, minDelta })
-      if (decision.keep && config.budget.confirmRuns > 0) {
-        // A keep counts only if the mean over new seeds still passes the rule.
-        const values = [score!.metrics[config.metric.name]!]
-        for (let k = 1; k <= config.budget.confirmRuns; k++) {
-          const seed = confirmSeed(config.seed, id, k)
-          const value = Trials.metricOf(yield* trials.trial({ id, seed, label: `${id}-seed${seed}`, incumbent }), config.metric.name)
-          confirmations.push(value ?? Number.NaN)
-          values.push(value ?? Number.NaN)
-        }
-        const mean = values.reduce((a, b) => a + b, 0) / values.length
-        const confirmed = { ...score!, metrics: { ...score!.metrics, [config.metric.name]: mean } }
-        const second = keepRule({ runStatus: "ok", score: confirmed }, incumbentMetric, rule)
-        if (!second.keep) {
-          yield* ratchet.discard(id, commit, parent)
-          decision = { ...second, reason: `not confirmed over ${values.length} seeds: ${second.reason}` }
-        }
-        score = confirmed
-      }
+    for (const phase of result.phases) seconds[phase.name] = phase.seconds
+    const input: DecisionInput = {
+      baseline: id === 0,
+      run: result,
+      score: first.score,
+      sealChanged: first.sealChanged,
+      incumbent: incumbentMetric,
+      minDelta,
+      metric: config.metric
     }
-    const status = entryStatus(result, score, decision)
+    let decision = decide(input)
+    if (needsConfirmation(decision, input, config.budget.confirmRuns)) {
+      // A keep counts only if the mean over new seeds still passes; they train the candidate on a clean checkout.
+      yield* ratchet.restore
+      const confirmations: Array<number | undefined> = []
+      for (let k = 1; k <= config.budget.confirmRuns; k++) {
+        const seed = confirmSeed(config.seed, id, k)
+        confirmations.push(Trials.metricOf(yield* trials.trial({ id, seed, label: `${id}-seed${seed}`, incumbent }), config.metric.name))
+      }
+      decision = decide({ ...input, confirmations })
+    }
+    if (id > 0) yield* decision.keep ? ratchet.keep : ratchet.discard(id, commit, parent)
     const entry = yield* record({
-      status,
+      status: decision.status,
       commit,
-      metrics: score?.metrics ?? {},
-      reported: score?.reported ?? {},
-      flags: [...new Set([...(result.flags ?? []), ...(score?.flags ?? []), ...decision.flags])],
-      reason: status === "keep" || result.status === "ok" ? decision.reason : (result.reason ?? result.status),
+      metrics: decision.metrics,
+      reported: first.score?.reported ?? {},
+      flags: decision.flags,
+      reason: decision.reason,
+      logs: result.phases.map((phase) => phase.logPath),
       ...(result.peakMemoryGb === undefined ? {} : { memoryGb: result.peakMemoryGb }),
       ...(result.warnings === undefined ? {} : { warnings: result.warnings }),
-      ...(confirmations.length > 0 ? { confirmations: confirmations.filter(Number.isFinite) } : {})
+      ...(decision.confirmations === undefined ? {} : { confirmations: decision.confirmations })
     })
     yield* events.publish({ _tag: "Decided", id, decision, entry })
     if (id === 0 && !decision.keep) {

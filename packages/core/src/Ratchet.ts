@@ -1,11 +1,10 @@
 /**
- * The Ratchet service: turns a candidate into a commit, decides keep or discard with the
- * pure keep rule, and moves the research branch accordingly. A discarded commit stays
- * reachable, so no idea is ever lost.
+ * The Ratchet service: moves git and nothing else. It turns a candidate into a commit,
+ * keeps it (the branch stays on it) or discards it (the branch goes back to its parent),
+ * as `decide` (Decision.ts) said. A discarded commit stays reachable, so no idea is lost.
  */
 import { Context, Schema } from "effect"
 import type { Effect } from "effect"
-import type { Candidate, Decision } from "./KeepRule.ts"
 
 export class GitError extends Schema.TaggedError<GitError>()("GitError", {
   command: Schema.String,
@@ -21,16 +20,8 @@ export class Ratchet extends Context.Service<Ratchet, {
   readonly head: Effect.Effect<string, GitError>
   /** Commits every change in the research checkout as the candidate; returns its hash. */
   readonly commit: (message: string) => Effect.Effect<string, GitError>
-  /** Applies the keep rule and moves the branch: keep advances it, discard resets it. */
-  readonly decide: (input: {
-    readonly id: number
-    readonly commit: string
-    readonly parent: string
-    readonly candidate: Candidate
-    readonly incumbent: number | undefined
-    /** The keep threshold in force: `metric.minDelta`, or the measured one when it is `"auto"`. */
-    readonly minDelta: number
-  }) => Effect.Effect<Decision, GitError>
+  /** Keeps the candidate just committed: the branch stays on it, the checkout is cleaned. */
+  readonly keep: Effect.Effect<void, GitError>
   /** Sets a commit aside under `refs/autoresearch/<tag>/discarded/<id>` and resets the branch to `parent`. */
   readonly discard: (id: number, commit: string, parent: string) => Effect.Effect<void, GitError>
   /** Sets a commit aside under `refs/autoresearch/<tag>/<label>` and resets the branch to `parent`. */

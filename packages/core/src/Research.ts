@@ -3,7 +3,8 @@
  * checks that what must be committed is, takes the run's lock, repairs what a killed run
  * left (orphaned processes, git's lock files, a half-made worktree, refs of experiments
  * the journal does not hold), creates or reattaches the run's worktree on
- * `autoresearch/<tag>`, and provides the services the loop needs.
+ * `autoresearch/<tag>`, and provides the services the loop needs. `run` (RunResearch.ts)
+ * does all of it and runs the loop, in one call.
  */
 import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
@@ -38,6 +39,9 @@ export interface ResearchPaths extends LoopPaths {
   readonly workdir: string
   readonly branch: string
 }
+
+/** The tag a research directory's runs get when none is given: the directory's name. */
+export const defaultTag = (dir: string) => path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9._-]/g, "-")
 
 export const isValidTag = (tag: string) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag) && !tag.includes("..")
 
@@ -108,16 +112,33 @@ const modulesInRepo = (where: ResearchPaths, modules: ReadonlyArray<string>) => 
   return { relative, outside: outside === -1 ? undefined : modules[outside] }
 }
 
+/** The config's file name in a research directory; it is always immutable. */
+const configName = "autoresearch.config.ts"
+
+/** The research files the config names that are not there, each said as missing with its path: git would only call them "not committed". */
+const missingFiles = (where: ResearchPaths, config: Pick<ResolvedConfig, "mutable" | "immutable"> & { readonly program?: string | undefined }) => {
+  const dir = path.join(where.repoRoot, where.relative)
+  const missing = [...config.mutable, ...config.immutable].filter((file) => !fs.existsSync(path.join(dir, file)))
+  const what = (file: string) =>
+    file === config.program
+      ? `program file ${file} does not exist: ${path.join(dir, file)} (it holds the proposer's instructions: write it and commit it, or change \`program\` in ${configName})`
+      : `${config.mutable.includes(file) ? "mutable" : "immutable"} file ${file} does not exist: ${path.join(dir, file)} (create it and commit it, or remove it from the config)`
+  return missing.map(what)
+}
+
 /**
- * Checks the user's checkout: the research directory is committed, its immutable files
- * unmodified, and so is every local module the config imports (`configModules`, absolute
- * paths): the scorer or runner they hold decides what is kept, so they are sealed too.
+ * Checks the user's checkout: every research file the config names exists, the research
+ * directory is committed, its immutable files unmodified, and so is every local module
+ * the config imports (`configModules`, absolute paths): the scorer or runner they hold
+ * decides what is kept, so they are sealed too. Returns warnings (uncommitted mutable files).
  */
 export const checkCheckout = Effect.fnUntraced(function*(
   where: ResearchPaths,
-  config: Pick<ResolvedConfig, "mutable" | "immutable">,
+  config: Pick<ResolvedConfig, "mutable" | "immutable"> & { readonly program?: string | undefined },
   configModules: ReadonlyArray<string> = []
 ) {
+  const missing = missingFiles(where, config)
+  if (missing.length > 0) return yield* new ResearchError({ reason: missing.join("; ") })
   const inRepo = (file: string) => path.join(where.relative, file)
   const modules = modulesInRepo(where, configModules)
   if (modules.outside !== undefined) {
@@ -280,14 +301,17 @@ export const startOver = (where: ResearchPaths) =>
 /**
  * Opens the research run and provides Workspace, Journal, Ratchet and LoopEvents; the
  * caller adds a Proposer, a Runner and a Scorer. Scoped: the lock is held while it lives.
- * What it repaired on the way is published as `Repaired` events.
+ * What it repaired on the way is published as `Repaired` events. The config's local
+ * modules (`configModules`) are sealed only once every check has passed, so a refused
+ * start (a lost journal, say) leaves no state behind.
  */
-export const layer = (where: ResearchPaths, config: ResolvedConfig) =>
+export const layer = (where: ResearchPaths, config: ResolvedConfig, configModules: ReadonlyArray<string> = []) =>
   Layer.unwrap(
     Effect.gen(function*() {
       yield* lock(where)
       yield* excludeStateDir(where.repoRoot)
       const repairs = yield* repair(where)
+      yield* sealConfigModules(where, configModules)
       yield* claimDirectory(where)
       const announce = Layer.effectDiscard(Effect.gen(function*() {
         const events = yield* LoopEvents
@@ -296,8 +320,10 @@ export const layer = (where: ResearchPaths, config: ResolvedConfig) =>
       return Layer.mergeAll(
         Workspace.layer(where.workdir, config),
         Journal.layer(where.stateDir, config.metric),
-        GitRatchet.layer({ worktree: where.worktree, branch: where.branch, metric: config.metric }),
+        GitRatchet.layer({ worktree: where.worktree, branch: where.branch }),
         announce.pipe(Layer.provideMerge(LoopEvents.layer))
       )
     })
   )
+
+export { run, type RunOptions, type RunOutcome, runPromise } from "./RunResearch.ts"

@@ -3,6 +3,7 @@
  * the experiment printed (for comparison only), the gate it must beat, and flags.
  */
 import { Schema } from "effect"
+import { IntegrityFlag } from "./Flags.ts"
 
 export const ScoreStatus = Schema.Literals(["ok", "invalid"])
 
@@ -19,10 +20,5 @@ export const Score = Schema.Struct({
 })
 export type Score = typeof Score.Type
 
-/** Flags that void a run: a candidate carrying one is never kept. */
-export const integrityFlags: ReadonlySet<string> = new Set([
-  "immutable-modified",
-  "metric-mismatch",
-  "non-finite",
-  "budget-exceeded"
-])
+/** Flags that void a run: a candidate carrying one is never kept (see `IntegrityFlag`). */
+export const integrityFlags: ReadonlySet<string> = new Set(IntegrityFlag.literals)

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { overBudget } from "./Budgets.ts"
 import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
+import { LoopError } from "./LoopError.ts"
 import type { Experiment, Phase } from "./Experiment.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
 import { cacheLayout, experimentPhases, preparePhase } from "./Plan.ts"
@@ -24,20 +25,14 @@ import * as SealFile from "./SealFile.ts"
 import { Workspace } from "./Workspace.ts"
 
 /** Where a research run keeps its state; see `Research.paths`. */
+export { LoopError } from "./LoopError.ts"
+
 export interface LoopPaths {
   readonly stateDir: string
   readonly cacheDir: string
   readonly runsDir: string
   /** Paths no phase may see besides the hidden targets (e.g. the repository's .git). */
   readonly hidden: ReadonlyArray<string>
-}
-
-export class LoopError extends Schema.TaggedError<LoopError>()("LoopError", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return this.reason
-  }
 }
 
 export class ImmutableModified extends Schema.TaggedError<ImmutableModified>()("ImmutableModified", {
@@ -53,6 +48,8 @@ export class ImmutableModified extends Schema.TaggedError<ImmutableModified>()("
 export interface Scored {
   readonly result: RunResult
   readonly score: Score | undefined
+  /** Immutable files and cache entries the phases changed (the score is then void). */
+  readonly sealChanged: ReadonlyArray<string>
 }
 
 export interface TrialOptions {
@@ -153,8 +150,9 @@ export const open = Effect.fn("Trials.open")(function*(
     if (phase !== undefined) {
       const result = yield* runPhases(-1, makeExperiment("prepare", config.seed, [phase], paths.hidden))
       if (result.status !== "ok") {
+        const log = result.phases[0]?.logPath
         return yield* new LoopError({
-          reason: `prepare failed (${result.reason ?? result.status}); log: ${result.phases[0]?.logPath}\n${result.logTail}`
+          reason: { _tag: "PrepareFailed", why: result.reason ?? result.status, ...(log === undefined ? {} : { log }), logTail: result.logTail }
         })
       }
     }
@@ -165,9 +163,7 @@ export const open = Effect.fn("Trials.open")(function*(
 
   const dataFingerprint = yield* prepare(false)
   if (recorded.fingerprint !== undefined && recorded.fingerprint !== dataFingerprint) {
-    return yield* new LoopError({
-      reason: `the data cache changed since this research run began (${recorded.fingerprint} -> ${dataFingerprint}); start a new tag`
-    })
+    return yield* new LoopError({ reason: { _tag: "CacheChanged", recorded: recorded.fingerprint, current: dataFingerprint } })
   }
   yield* events.publish({ _tag: "Prepared", fingerprint: dataFingerprint, reused: recorded.resumed })
   const atStart = yield* sealBoth
@@ -191,7 +187,7 @@ export const open = Effect.fn("Trials.open")(function*(
     if (cacheChanged.length > 0) {
       const rebuilt = yield* prepare(true)
       if (rebuilt !== dataFingerprint) {
-        return yield* new LoopError({ reason: `rebuilding the data cache gave another fingerprint (${rebuilt})` })
+        return yield* new LoopError({ reason: { _tag: "CacheRebuiltDifferently", fingerprint: rebuilt } })
       }
       cacheBaseline = yield* cacheSeal
     }
@@ -253,7 +249,7 @@ export const open = Effect.fn("Trials.open")(function*(
       score = { status: "invalid", reason: `immutable files changed`, metrics: {}, reported: {}, flags }
     }
     if (changed.length > 0) score = { ...score!, status: "invalid", reason: `immutable files changed: ${changed.join(", ")}` }
-    return score
+    return { score, sealChanged: changed }
   })
 
   /** Trains the checked-out commit with `seed`, predicts and scores: validation, then test when asked. */
@@ -261,10 +257,10 @@ export const open = Effect.fn("Trials.open")(function*(
     const experiment = makeExperiment(options.label, options.seed, [])
     const phases = experimentPhases(config, cache, experiment.runDir, options.seed)
     const result = yield* runPhases(options.id, { ...experiment, phases })
-    const score = yield* judge(options, experiment, result, { hiddenDir: cache.hidden, cacheDir: paths.cacheDir })
+    const { score, sealChanged } = yield* judge(options, experiment, result, { hiddenDir: cache.hidden, cacheDir: paths.cacheDir })
     const predict = phases.find((phase) => phase.name === "predict")
     if (options.test !== true || result.status !== "ok" || predict === undefined || !hasTestSplit(paths.cacheDir)) {
-      return { result, score } satisfies Trial
+      return { result, score, sealChanged } satisfies Trial
     }
     // The test split: the same trusted predict on its inputs, scored against its targets.
     const testInputs = path.join(cache.test, "inputs")
@@ -277,11 +273,11 @@ export const open = Effect.fn("Trials.open")(function*(
     const hidden = [...hiddenFromExperiments.filter((dir) => dir !== cache.test), path.join(cache.test, "hidden")]
     const testRun = yield* runPhases(options.id, { ...experiment, phases: [testPhase], hidden })
     const tested = { ...testRun, phases: [...result.phases, ...testRun.phases] }
-    const testScore = yield* judge({ ...options, id: -1 }, experiment, tested, {
+    const testScored = yield* judge({ ...options, id: -1 }, experiment, tested, {
       hiddenDir: path.join(cache.test, "hidden"),
       cacheDir: cache.test
     })
-    return { result, score, test: { result: tested, score: testScore } } satisfies Trial
+    return { result, score, sealChanged, test: { result: tested, ...testScored } } satisfies Trial
   })
 
   return { dataFingerprint, trial, prepare }

@@ -31,7 +31,7 @@ export const target = (entries: ReadonlyArray<JournalEntry>, config: Pick<Resolv
 
 export const run = Effect.fn("Verify.run")(function*(config: ResolvedConfig, paths: LoopPaths, options: VerifyOptions) {
   if (!Number.isInteger(options.seeds) || options.seeds < 1) {
-    return yield* new LoopError({ reason: `verify needs 1 seed or more, not ${options.seeds}` })
+    return yield* new LoopError({ reason: { _tag: "TooFew", what: "verify seeds", given: options.seeds } })
   }
   const journal = yield* Journal
   const ratchet = yield* Ratchet
@@ -39,14 +39,14 @@ export const run = Effect.fn("Verify.run")(function*(config: ResolvedConfig, pat
   const entries = yield* journal.entries
   const baseline = entries[0]
   if (baseline === undefined || baseline.status !== "keep" || baseline.commit === null) {
-    return yield* new LoopError({ reason: "nothing to verify: this research run has no kept baseline yet" })
+    return yield* new LoopError({ reason: { _tag: "NothingToVerify", why: "no kept baseline" } })
   }
   const best = target(entries, config, options.commit)
   if (best === undefined || best.commit === null) {
     return yield* new LoopError({
       reason: options.commit === undefined
-        ? "nothing to verify: no kept experiment"
-        : `no kept experiment has a commit starting with '${options.commit}' (or more than one has)`
+        ? { _tag: "NothingToVerify", why: "no kept experiment" }
+        : { _tag: "NothingToVerify", why: "no such commit", commit: options.commit }
     })
   }
   yield* ratchet.restore

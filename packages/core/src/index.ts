@@ -4,10 +4,12 @@
  */
 export * from "./Budgets.ts"
 export * from "./Config.ts"
+export * from "./Decision.ts"
 export * from "./Edits.ts"
 export * as Environment from "./Environment.ts"
 export * from "./Events.ts"
 export * from "./Experiment.ts"
+export * from "./Flags.ts"
 export * from "./Journal.ts"
 export * from "./JournalEntry.ts"
 export * from "./KeepRule.ts"
@@ -38,7 +40,7 @@ export * as Orphans from "./Orphans.ts"
 export * as TrustedCommand from "./TrustedCommand.ts"
 /** What an experiment left in its run directory, checked before trusted code reads it. */
 export * as RunDir from "./RunDir.ts"
-/** The loop: `Loop.run(config, paths)`. */
+/** The loop: `Loop.run(config, paths)`; `Loop.LoopError` with its union of reasons. */
 export * as Loop from "./Loop.ts"
 /** The Ratchet over git worktrees. */
 export * as GitRatchet from "./GitRatchet.ts"
@@ -54,7 +56,11 @@ export * as RunLock from "./RunLock.ts"
 export * as GitLocks from "./GitLocks.ts"
 /** A tag's history in git against its journal; setting an earlier run aside (`--fresh`). */
 export * as History from "./History.ts"
-/** Opening a research run: paths, checks, lock, repairs, services. */
+/** Opening a research run: paths, checks, lock, repairs, services; `Research.run`, the whole run in one call. */
 export * as Research from "./Research.ts"
+/** Progress lines for a run's events: `Progress.print` for `onEvent`, the live line for a terminal. */
+export * as Progress from "./Progress.ts"
+/** Running an effect from a plain script so that Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops it cleanly. */
+export * as Signals from "./Signals.ts"
 /** Carrying a research run's best kept experiment into another research directory. */
 export * as Promote from "./Promote.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { beats, type Candidate, entryStatus, keepRule } from "../src/KeepRule.ts"
+import { entryStatus } from "../src/Decision.ts"
+import { beats, type Candidate, keepRule } from "../src/KeepRule.ts"
 import type { RunResult } from "../src/RunResult.ts"
 import type { Score } from "../src/Score.ts"
 

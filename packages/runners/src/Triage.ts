@@ -122,6 +122,23 @@ export const tracebackLine = (log: string): string | undefined => {
   return all.slice(start + 1).reverse().find((line) => !line.startsWith(" ") && !line.startsWith("\t"))
 }
 
+/**
+ * bubblewrap's own complaint that the phase's command is not there to run
+ * (`bwrap: execvp /tmp/wrap.sh: No such file or directory`), as the path and the error;
+ * it is the last line of a log, since nothing of the phase ran after it.
+ */
+export const sandboxExecFailure = (log: string): { readonly command: string; readonly error: string } | undefined => {
+  const match = /^bwrap: execvp (.+): ([^:]+)$/.exec(lines(log).at(-1) ?? "")
+  return match === null ? undefined : { command: match[1]!, error: match[2]! }
+}
+
+/** Why a command the host has is missing in the sandbox, and the two ways out. */
+const sandboxExecReason = (phase: string, failure: { readonly command: string; readonly error: string }) =>
+  `${phase} could not start ${failure.command} in the sandbox (bwrap: execvp: ${failure.error}). A sandboxed phase ` +
+  "sees the root file system read-only, with /tmp a fresh empty tmpfs and your home (and /root) emptied except its " +
+  "working directory, its readable paths and the interpreter's installation; keep the command in the research " +
+  "directory or a system folder, or add its folder to LocalRunner's `readable` option"
+
 /** The signal name behind an exit code of 128 + n, e.g. 137 -> SIGKILL. */
 export const signalOfExitCode = (code: number): string | undefined => {
   if (code <= 128 || code >= 128 + 65) return undefined
@@ -225,6 +242,8 @@ export const triage = (end: PhaseEnd): Verdict => {
   if (end.exitCode !== 0 || end.signal !== null) {
     const capped = capFailure(end, signal, how)
     if (capped !== undefined) return capped
+    const notFound = end.signalAsExitCode === true ? sandboxExecFailure(end.logTail) : undefined
+    if (notFound !== undefined) return { status: "crash", reason: sandboxExecReason(end.phase, notFound) }
     const traceback = tracebackLine(end.logTail)
     const oom = logSays(end.logTail, oomPatterns)
     if (oom !== undefined) {

@@ -132,3 +132,19 @@ describe("the helpers", () => {
     assert.isUndefined(nonFiniteLoss({ loss: 0.2, psnr: Number.NaN }))
   })
 })
+
+describe("a command the sandbox does not show", () => {
+  it("says so, names where commands can live, and is a crash of the phase", () => {
+    const verdict = triage(end({ exitCode: 1, signalAsExitCode: true, logTail: "bwrap: execvp /tmp/tools/wrap.sh: No such file or directory\n" }))
+    assert.strictEqual(verdict.status, "crash")
+    assert.strictEqual(
+      verdict.reason,
+      "train could not start /tmp/tools/wrap.sh in the sandbox (bwrap: execvp: No such file or directory). A sandboxed phase " +
+        "sees the root file system read-only, with /tmp a fresh empty tmpfs and your home (and /root) emptied except its " +
+        "working directory, its readable paths and the interpreter's installation; keep the command in the research " +
+        "directory or a system folder, or add its folder to LocalRunner's `readable` option"
+    )
+    // the same line printed by an unsandboxed phase is the phase's own output
+    assert.strictEqual(triage(end({ exitCode: 1, logTail: "bwrap: execvp /tmp/x: No such file or directory\n" })).reason, "train failed (exit code 1)")
+  })
+})
