@@ -6,7 +6,7 @@
  * report reference predictions written by trusted code, honour a verdict written by the
  * trusted predict step, and, without targets, compute no-reference measures only.
  */
-import { type JournalEntry, reportedByTrain, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
+import { type JournalEntry, readRegularFile, reportedByTrain, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
 import { Effect, Layer, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -190,6 +190,8 @@ const fingerprint = (parts: ReadonlyArray<Uint8Array>, settings: unknown): strin
 }
 
 const StoredNumbers = Schema.Record(Schema.String, Schema.Finite)
+/** The largest file of stored numbers read; a larger one is computed again. */
+const maxStoredBytes = 1024 * 1024
 const decodeStored = Schema.decodeUnknownOption(Schema.fromJsonString(StoredNumbers))
 
 export const make = (options: PsnrGatedScorerOptions = {}) => {
@@ -217,13 +219,12 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
     const dir = options.baselineDir?.(input) ?? path.join(input.stateDir, "scorer")
     const where = path.join(dir, file)
     const kept = yield* Effect.sync(() => {
-      let text: string
-      try {
-        text = fs.readFileSync(where, "utf8")
-      } catch {
-        return undefined
-      }
-      const decoded = decodeStored(text)
+      // The folder may be one an experiment could write to: whatever stands at the path
+      // (a FIFO, a device) is read without waiting, and anything but a regular file is
+      // computed again and replaced, as a missing file is.
+      const read = readRegularFile(where, maxStoredBytes)
+      if (read._tag !== "Text" || read.truncated) return undefined
+      const decoded = decodeStored(read.text)
       return decoded._tag === "Some" && fields.every((field) => decoded.value[field] !== undefined)
         ? decoded.value as Record<K, number>
         : undefined
@@ -233,7 +234,9 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
       // Numbers that cannot be stored are computed again next time: not worth failing for.
       yield* Effect.try(() => {
         fs.mkdirSync(dir, { recursive: true })
-        fs.writeFileSync(`${where}.tmp`, JSON.stringify(Object.fromEntries(fields.map((field) => [field, numbers[field]]))))
+        // Whatever stands at the temporary path is removed, not opened (a FIFO there would wait for a reader).
+        fs.rmSync(`${where}.tmp`, { force: true })
+        fs.writeFileSync(`${where}.tmp`, JSON.stringify(Object.fromEntries(fields.map((field) => [field, numbers[field]]))), { flag: "wx" })
         fs.renameSync(`${where}.tmp`, where)
       }).pipe(Effect.ignore)
     }

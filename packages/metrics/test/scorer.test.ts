@@ -9,7 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type JournalEntry, keepRule, type ScoreInput, Scorer, sealOf } from "@autoresearch/core"
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -273,6 +273,34 @@ describe("PsnrGatedScorer and files the experiment planted", () => {
       const fifo = yield* score(input)
       assert.strictEqual(fifo.status, "invalid")
       assert.deepStrictEqual(fifo.reported, {})
+    }))
+  it.live("reads its stored baseline without waiting on a FIFO planted in its place, and stores it again", () =>
+    Effect.gen(function*() {
+      const { root, input } = layout(npy(blend(0.7)))
+      yield* score(input)
+      const [name] = fs.readdirSync(path.join(root, "state", "scorer"))
+      const file = path.join(root, "state", "scorer", name!)
+      const numbers = JSON.parse(fs.readFileSync(file, "utf8")) as { psnr: number }
+      fs.rmSync(file)
+      execFileSync("mkfifo", [file])
+      execFileSync("mkfifo", [`${file}.tmp`])
+      // In a child process with a time limit: a blocking open fails this test instead of hanging it.
+      const script = `import { Effect } from "effect"
+import * as PsnrGatedScorer from ${JSON.stringify(path.resolve(import.meta.dirname, "../src/PsnrGatedScorer.ts"))}
+const score = await Effect.runPromise(PsnrGatedScorer.make({ threads: 1 }).score(${JSON.stringify(input)}))
+process.stdout.write(JSON.stringify(score.metrics))`
+      const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: path.resolve(import.meta.dirname, ".."),
+        encoding: "utf8",
+        timeout: 20_000
+      })
+      assert.isNull(child.signal, `the scorer did not finish in 20 s (killed by ${child.signal})`)
+      assert.strictEqual(child.status, 0, child.stderr)
+      assert.closeTo((JSON.parse(child.stdout) as Record<string, number>).bicubic_psnr!, numbers.psnr, 1e-9)
+      // Computed again and stored as a regular file in place of the FIFO.
+      assert.isTrue(fs.lstatSync(file).isFile())
+      assert.deepStrictEqual(JSON.parse(fs.readFileSync(file, "utf8")).psnr, numbers.psnr)
+      assert.isFalse(fs.existsSync(`${file}.tmp`))
     }))
 })
 
