@@ -8,7 +8,6 @@
  */
 import { type Proposer, Research, Signals } from "@autoresearch/core"
 import { Effect, type Layer } from "effect"
-import * as path from "node:path"
 import { loadConfig } from "./LoadConfig.ts"
 import { checkPython, runnerLayer, scorerLayer } from "./Open.ts"
 import { chooseProposer, type ProposerName } from "./ProposerChoice.ts"
@@ -33,7 +32,7 @@ export interface Started {
 }
 
 export const run = Effect.fn("Autoresearch.run")(function*(options: RunOptions) {
-  const dir = path.resolve(options.dir)
+  const dir = yield* Research.directoryPath(options.dir)
   const { config, modules } = yield* loadConfig(dir, options.budget)
   const given = options.proposer
   const chosen = typeof given === "object"

@@ -4,10 +4,10 @@
  * torch/CUDA, the GPUs and their memory, the sandbox, and which API keys are set (names
  * only). Probing is I/O; turning the probes into lines is a pure function.
  */
+import { Command as ShortCommand } from "@autoresearch/core"
 import { GpuPool, PhaseProcess, Sandbox } from "@autoresearch/runners"
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { CliError, loadConfig } from "./LoadConfig.ts"
 
@@ -142,15 +142,15 @@ interface Captured {
 }
 
 const capture = (argv: ReadonlyArray<string>, timeoutMs: number) =>
-  Effect.callback<Captured>((resume) => {
-    const child = execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      if (error === null) return resume(Effect.succeed({ stdout: String(stdout) }))
-      const code = (error as NodeJS.ErrnoException).code
-      const detail = code === "ENOENT" ? "not found" : String(stderr).trim().split("\n").at(-1) || error.message
-      resume(Effect.succeed({ stdout: String(stdout), error: detail }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+  ShortCommand.run(argv[0]!, argv.slice(1), { timeoutMs, maxBytes: 1 << 20 }).pipe(
+    Effect.map((output): Captured => {
+      if (ShortCommand.succeeded(output)) return { stdout: output.stdout }
+      const said = output.stderr.trim().split("\n").at(-1)
+      const detail = said || (output.killed ? "timed out" : `exited with ${output.exitCode ?? output.signal}`)
+      return { stdout: output.stdout, error: detail }
+    }),
+    Effect.catchTag("CommandError", (error) => Effect.succeed({ stdout: "", error: error.code === "ENOENT" ? "not found" : error.code }))
+  )
 
 const torchScript = [
   "import json",

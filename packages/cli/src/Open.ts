@@ -3,11 +3,10 @@
  * config loaded, the run's paths, the checkout checked, Python found, and the runner and
  * scorer plug-ins chosen, with the config's caps passed to the local runner.
  */
-import { Research, type ResolvedConfig } from "@autoresearch/core"
+import { Command as ShortCommand, Research, type ResolvedConfig } from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
 import { LocalRunner } from "@autoresearch/runners"
 import { Effect, Option } from "effect"
-import { execFileSync } from "node:child_process"
 import * as path from "node:path"
 import { CliError, defaultTag, loadConfig } from "./LoadConfig.ts"
 
@@ -17,11 +16,12 @@ export const write = (text: string) => Effect.sync(() => process.stdout.write(te
 export const shown = (file: string) => (file.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), file) : file)
 
 export const checkPython = (python: ReadonlyArray<string>) =>
-  Effect.try({
-    try: () => execFileSync(python[0]!, [...python.slice(1), "--version"], { stdio: "pipe", timeout: 30_000 }).toString().trim(),
-    catch: () =>
+  ShortCommand.run(python[0]!, [...python.slice(1), "--version"], { timeoutMs: 30_000 }).pipe(
+    Effect.flatMap((output) => ShortCommand.succeeded(output) ? Effect.succeed(output.stdout.trim()) : Effect.fail(output)),
+    Effect.mapError(() =>
       new CliError({ reason: `python not found: '${python.join(" ")}' (install it, or set \`python\` in autoresearch.config.ts)` })
-  })
+    )
+  )
 
 /** The config's scorer, else a CommandScorer running `phases.score`. */
 export const scorerLayer = (config: ResolvedConfig) => {

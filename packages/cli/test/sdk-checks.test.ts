@@ -9,6 +9,8 @@ import { Effect, Layer } from "effect"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import * as Autoresearch from "../src/Autoresearch.ts"
 import { git, makeToyRepo, type ToyRepo } from "./fixtures.ts"
 
 let repos: Array<ToyRepo> = []
@@ -80,5 +82,27 @@ describe("Research.run refuses before it starts", () => {
       expect(fs.existsSync(path.join(repo.stateDir("t"), "config-modules.json"))).toBe(false)
       expect(fs.existsSync(path.join(repo.stateDir("t"), "research.json"))).toBe(false)
       expect(fs.existsSync(path.join(repo.stateDir("t"), "lock"))).toBe(false)
+    }))
+})
+
+describe("a research directory given as a file URL", () => {
+  it.live("Research.paths and Research.run resolve it as the path it names, not against the working directory", () =>
+    Effect.gen(function*() {
+      const repo = toy()
+      const url = new URL(path.basename(repo.research), pathToFileURL(path.dirname(repo.research) + path.sep))
+      expect(path.relative(process.cwd(), repo.research)).not.toBe(path.basename(repo.research))
+      expect(yield* Research.paths(url, "t")).toEqual(yield* Research.paths(repo.research, "t"))
+      expect(Research.defaultTag(url)).toBe(Research.defaultTag(repo.research))
+      const error = yield* Effect.flip(Research.run({ dir: url, tag: "t", config: config(["train.py", "model.py"]), ...unreachable }))
+      expect((error as Error).message).toContain(`does not exist: ${path.join(repo.research, "model.py")}`)
+    }))
+
+  it.live("another kind of URL is refused, by Research.run and by Autoresearch.run", () =>
+    Effect.gen(function*() {
+      const url = new URL("https://example.com/research")
+      const refused = "research directory https://example.com/research is not a file: URL (pass a path or a file: URL)"
+      expect((yield* Effect.flip(Research.paths(url, "t"))).message).toBe(refused)
+      expect(((yield* Effect.flip(Research.run({ dir: url, config: config(), ...unreachable }))) as Error).message).toBe(refused)
+      expect(((yield* Effect.flip(Autoresearch.run({ dir: url }))) as Error).message).toBe(refused)
     }))
 })

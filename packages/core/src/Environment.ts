@@ -5,7 +5,7 @@
  * compared by `verify`, which warns when it reruns a result somewhere else.
  */
 import { Schema } from "effect"
-import { execFileSync } from "node:child_process"
+import * as Command from "./Command.ts"
 
 export const RunEnvironment = Schema.Struct({
   python: Schema.optional(Schema.String),
@@ -36,11 +36,8 @@ print(json.dumps(out))
 const decode = Schema.decodeUnknownOption(Schema.fromJsonString(RunEnvironment))
 
 const quiet = (command: string, args: ReadonlyArray<string>) => {
-  try {
-    return execFileSync(command, args, { stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 }).toString().trim()
-  } catch {
-    return undefined
-  }
+  const output = Command.runSync(command, args)
+  return output !== undefined && Command.succeeded(output) ? output.stdout.trim() : undefined
 }
 
 /** The environment `python` runs in; fields it cannot tell are left out. */

@@ -1,11 +1,11 @@
 /**
- * The Ratchet over git (simple-git). The research runs in its own worktree on branch
+ * The Ratchet over git, run through Command. The research runs in its own worktree on branch
  * `autoresearch/<tag>`, so the user's checkout and uncommitted work are never touched.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { simpleGit, type SimpleGit } from "simple-git"
+import * as Command from "./Command.ts"
 import { GitError, Ratchet } from "./Ratchet.ts"
 
 const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
@@ -13,12 +13,32 @@ const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch
 /** Where a research run keeps the commits it set aside, e.g. `refs/autoresearch/<tag>/discarded/3`. */
 export const refPrefix = (branch: string) => `refs/autoresearch/${branch.replace(/^autoresearch\//, "")}`
 
-/** Runs git in `cwd`; output with trailing whitespace removed (leading spaces can matter, as in `status --porcelain`). */
-export const git = (cwd: string | SimpleGit, args: ReadonlyArray<string>) =>
-  Effect.tryPromise({
-    try: () => (typeof cwd === "string" ? simpleGit(cwd) : cwd).raw([...args]),
-    catch: (cause) => new GitError({ command: args.join(" "), reason: String((cause as Error).message ?? cause).trim() })
-  }).pipe(Effect.map((out) => out.trimEnd()))
+/**
+ * Runs git in `cwd`; output with trailing whitespace removed (leading spaces can matter, as
+ * in `status --porcelain`). It fails when git exits non-zero and says why on stderr: a
+ * silent non-zero exit (`rev-parse --verify --quiet` of a missing ref) answers empty.
+ */
+export const git = (cwd: string, args: ReadonlyArray<string>) =>
+  gitOutput(cwd, args).pipe(Effect.map((output) => output.stdout.trimEnd()))
+
+/** A file's bytes at a commit, exactly (no trimming). */
+export const show = (cwd: string, commit: string, file: string) =>
+  Effect.map(gitOutput(cwd, ["show", `${commit}:${file}`]), (output) => output.stdoutBytes)
+
+const gitOutput = (cwd: string, args: ReadonlyArray<string>) =>
+  Command.run("git", args, { cwd, timeoutMs: 0 }).pipe(
+    Effect.mapError((error) => new GitError({ command: args.join(" "), reason: error.message })),
+    Effect.flatMap((output) =>
+      output.killed || output.signal !== null || (output.exitCode !== 0 && output.stderr.trim() !== "")
+        ? Effect.fail(
+          new GitError({
+            command: args.join(" "),
+            reason: `${output.stdout}${output.stderr}`.trim() || (output.killed ? "its output was too long" : `killed by ${output.signal}`)
+          })
+        )
+        : Effect.succeed(output)
+    )
+  )
 
 /**
  * Creates `ref` at `commit`, never moving a ref that exists: one that already names this
@@ -91,7 +111,7 @@ export const worktreeGitDirs = (common: string, worktree: string): Array<string>
   return [...dirs].filter((dir) => fs.existsSync(dir))
 }
 
-const gitOrUndefined = (cwd: string | SimpleGit, args: ReadonlyArray<string>) =>
+const gitOrUndefined = (cwd: string, args: ReadonlyArray<string>) =>
   git(cwd, args).pipe(Effect.orElseSucceed(() => undefined))
 
 /**
@@ -100,7 +120,7 @@ const gitOrUndefined = (cwd: string | SimpleGit, args: ReadonlyArray<string>) =>
  * nothing of the research's: its state is beside it). Returns what it repaired, in words.
  */
 export const ensureWorktree = Effect.fnUntraced(function*(options: WorktreeOptions) {
-  const repo = simpleGit(options.repoRoot)
+  const repo = options.repoRoot
   const common = yield* commonDir(options.repoRoot)
   const gitDirs = worktreeGitDirs(common, options.worktree)
   const hasGitFile = fs.existsSync(path.join(options.worktree, ".git"))
@@ -147,7 +167,7 @@ export interface GitRatchetOptions {
 }
 
 export const make = (options: GitRatchetOptions) => {
-  const repo = simpleGit(options.worktree)
+  const repo = options.worktree
   const head = git(repo, ["rev-parse", "HEAD"])
   const restore = Effect.gen(function*() {
     yield* git(repo, ["checkout", "--force", "--quiet", options.branch, "--"])

@@ -8,11 +8,11 @@
  * also gets SIGKILL the moment its parent dies.
  */
 import { Effect } from "effect"
-import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Command from "./Command.ts"
 import { resolveExecutable } from "./Process.ts"
 import * as ProcessTree from "./ProcessTree.ts"
 import { readRegularFile } from "./SafeRead.ts"
@@ -139,13 +139,14 @@ export const sweepOrphans = async (runsDir: string): Promise<ReadonlyArray<numbe
  * (`setpriv --pdeathsig KILL --`), or nothing where setpriv is missing or cannot.
  */
 export const parentDeathPrefix = (): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.promise(async () => {
+  Effect.gen(function*() {
     if (process.platform !== "linux") return []
     const setpriv = resolveExecutable("setpriv", process.env.PATH ?? "/usr/bin:/bin", "/")
     if (setpriv === undefined) return []
     const prefix = [setpriv, "--pdeathsig", "KILL", "--"]
-    const works = await new Promise<boolean>((resolve) => {
-      execFile(prefix[0]!, [...prefix.slice(1), "true"], { timeout: 15_000 }, (error) => resolve(error === null))
-    })
+    const works = yield* Command.run(setpriv, [...prefix.slice(1), "true"], { timeoutMs: 15_000 }).pipe(
+      Effect.map(Command.succeeded),
+      Effect.orElseSucceed(() => false)
+    )
     return works ? prefix : []
   })

@@ -13,7 +13,6 @@ import { DateTime, Effect, Exit, Result, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { simpleGit } from "simple-git"
 import type { MetricSpec, ResolvedConfig } from "./Config.ts"
 import { normalisePath } from "./Edits.ts"
 import * as GitRatchet from "./GitRatchet.ts"
@@ -238,10 +237,9 @@ const checkArtifact = (runDir: string, file: string, missing: string): Result.Re
 
 /** A file's bytes at a commit, exactly (no trimming). */
 const blobAt = (repoRoot: string, commit: string, file: string) =>
-  Effect.tryPromise({
-    try: () => simpleGit(repoRoot).showBuffer([`${commit}:${file}`]),
-    catch: (cause) => failure(`${file} is not in commit ${commit.slice(0, 7)}: ${String((cause as Error).message ?? cause).trim()}`)
-  })
+  GitRatchet.show(repoRoot, commit, file).pipe(
+    Effect.mapError((error) => failure(`${file} is not in commit ${commit.slice(0, 7)}: ${error.reason}`))
+  )
 
 /**
  * Writes the experiment's artifacts, source and provenance into `<to>/<into>`, replacing

@@ -3,19 +3,12 @@
  * imports every module named. For configs, so one file works with a venv, conda, or
  * Debian's /usr/bin/python3 with python3-torch.
  */
-import { execFileSync } from "node:child_process"
+import * as Command from "./Command.ts"
 
 /** Whether `python` imports every module in `modules` (within 60 s). */
 export const pythonImports = (python: ReadonlyArray<string>, modules: ReadonlyArray<string>): boolean => {
-  try {
-    execFileSync(python[0]!, [...python.slice(1), "-c", modules.map((name) => `import ${name}`).join("; ") || "pass"], {
-      stdio: "ignore",
-      timeout: 60_000
-    })
-    return true
-  } catch {
-    return false
-  }
+  const output = Command.runSync(python[0]!, [...python.slice(1), "-c", modules.map((name) => `import ${name}`).join("; ") || "pass"])
+  return output !== undefined && Command.succeeded(output)
 }
 
 /**

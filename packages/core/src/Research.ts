@@ -9,6 +9,7 @@
 import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
 import * as GitLocks from "./GitLocks.ts"
@@ -40,8 +41,22 @@ export interface ResearchPaths extends LoopPaths {
   readonly branch: string
 }
 
+/**
+ * A research directory as an absolute path. A relative path is resolved against the
+ * working directory; a file URL (`new URL("research", import.meta.url)`) against the
+ * script that made it. Another kind of URL is refused.
+ */
+export const directoryPath = (dir: string | URL): Effect.Effect<string, ResearchError> =>
+  typeof dir === "string"
+    ? Effect.succeed(path.resolve(dir))
+    : dir.protocol === "file:"
+    ? Effect.succeed(path.resolve(fileURLToPath(dir)))
+    : Effect.fail(new ResearchError({ reason: `research directory ${dir.href} is not a file: URL`, fix: "pass a path or a file: URL" }))
+
 /** The tag a research directory's runs get when none is given: the directory's name. */
-export const defaultTag = (dir: string) => path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9._-]/g, "-")
+export const defaultTag = (dir: string | URL) =>
+  path.basename(typeof dir === "string" ? path.resolve(dir) : dir.protocol === "file:" ? fileURLToPath(dir) : dir.pathname)
+    .replace(/[^A-Za-z0-9._-]/g, "-")
 
 export const isValidTag = (tag: string) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag) && !tag.includes("..")
 
@@ -68,17 +83,18 @@ const tagFor = (relative: string) => relative.split(path.sep).filter((part) => p
  * A tag belongs to one research directory: another directory of the same name (the
  * default tag) is refused, so that two never share a data cache, a journal or a branch.
  */
-export const paths = Effect.fnUntraced(function*(dir: string, tag: string) {
-  const absolute = path.resolve(dir)
+export const paths = Effect.fnUntraced(function*(dir: string | URL, tag: string) {
+  const absolute = yield* directoryPath(dir)
+  const shown = typeof dir === "string" ? dir : absolute
   if (!fs.existsSync(absolute) || !fs.statSync(absolute).isDirectory()) {
-    return yield* new ResearchError({ reason: `research directory not found: ${dir}` })
+    return yield* new ResearchError({ reason: `research directory not found: ${shown}` })
   }
   if (!isValidTag(tag)) {
     return yield* new ResearchError({ reason: `invalid tag '${tag}'`, fix: "use letters, digits, '.', '_' and '-'" })
   }
   const repoRoot = yield* run(absolute, ["rev-parse", "--show-toplevel"]).pipe(
     Effect.mapError(() =>
-      new ResearchError({ reason: `${dir} is not inside a git repository`, fix: "run `git init` and commit the research directory" })
+      new ResearchError({ reason: `${shown} is not inside a git repository`, fix: "run `git init` and commit the research directory" })
     )
   )
   const realRoot = fs.realpathSync(repoRoot)

@@ -22,8 +22,12 @@ import type { Verification } from "./Verification.ts"
 import * as Verify from "./Verify.ts"
 
 export interface RunOptions {
-  /** The research directory, inside a git repository. */
-  readonly dir: string
+  /**
+   * The research directory, inside a git repository: a path (a relative one is resolved
+   * against the working directory) or a file URL, e.g. `new URL("research", import.meta.url)`
+   * for the folder beside the script.
+   */
+  readonly dir: string | URL
   /** The research run's name (branch `autoresearch/<tag>`); default: the directory's name. */
   readonly tag?: string
   /** The config, as `defineResearch` returns it (imported from the directory's `autoresearch.config.ts`). */

@@ -4,12 +4,13 @@
  * proposer's instructions, and seals the immutable files.
  */
 import { Context, Effect, Layer, Result } from "effect"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Command from "./Command.ts"
 import type { ResolvedConfig } from "./Config.ts"
 import { applyEdits, EditRejected, normalisePath } from "./Edits.ts"
 import type { Edit } from "./Proposal.ts"
+import { lstat, readRegularFile } from "./SafeRead.ts"
 import { sealOf, type Seal } from "./Seal.ts"
 
 export interface FileContent {
@@ -36,7 +37,39 @@ export class Workspace extends Context.Service<Workspace, {
   static readonly layer = (dir: string, config: Parameters<typeof makeWorkspace>[1]) => Layer.succeed(Workspace, makeWorkspace(dir, config))
 }
 
-const readText = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "")
+/** The largest research file read (a mutable file, program.md); past it, the text is cut. */
+const maxFileBytes = 16 * 1024 * 1024
+
+/**
+ * A research file's text. The worktree is where phases run, so whatever was planted at
+ * the path is read as SafeRead reads it: a FIFO, a device or a symbolic link reads as
+ * empty (as a missing file does), never blocks the loop nor leads out of the worktree.
+ */
+const readText = (file: string) => {
+  const read = readRegularFile(file, maxFileBytes)
+  return read._tag === "Text" ? read.text : ""
+}
+
+/**
+ * Writes a research file through a temporary file renamed into place: whatever stood at
+ * the path (a FIFO, whose open for writing would wait for a reader; a symbolic link,
+ * which would be written through) is replaced, not opened.
+ */
+const writeText = (file: string, content: string) => {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
+  try {
+    fs.rmSync(temporary, { force: true })
+    fs.writeFileSync(temporary, content, { flag: "wx" })
+    // A regular file keeps its mode (an executable script stays executable).
+    const before = lstat(file)
+    if (before?.isFile() === true) fs.chmodSync(temporary, before.mode & 0o7777)
+    fs.renameSync(temporary, file)
+  } catch (error) {
+    fs.rmSync(temporary, { force: true })
+    throw error
+  }
+}
 
 const parseScript = [
   "import ast, sys",
@@ -49,20 +82,14 @@ const parseScript = [
 
 /** Parses Python source with the configured interpreter; returns the syntax error, if any. */
 const pythonSyntaxError = (python: ReadonlyArray<string>, file: string, source: string) =>
-  Effect.callback<string | undefined>((resume) => {
-    const child = execFile(
-      python[0]!,
-      [...python.slice(1), "-c", parseScript, file],
-      { timeout: 30_000 },
-      (error, stdout, stderr) => {
-        if (!error) return resume(Effect.succeed(undefined))
-        const said = `${stdout}\n${stderr}`.trim().split("\n").filter((line) => line.trim() !== "").at(-1)
-        resume(Effect.succeed(said ?? error.message))
-      }
-    )
-    child.stdin?.end(source)
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+  Command.run(python[0]!, [...python.slice(1), "-c", parseScript, file], { timeoutMs: 30_000, input: source }).pipe(
+    Effect.map((output) => {
+      if (Command.succeeded(output)) return undefined
+      const said = `${output.stdout}\n${output.stderr}`.trim().split("\n").filter((line) => line.trim() !== "").at(-1)
+      return said ?? (output.killed ? "the syntax check timed out" : `the syntax check exited with ${output.exitCode ?? output.signal}`)
+    }),
+    Effect.catchTag("CommandError", (error) => Effect.succeed(error.message))
+  )
 
 export const makeWorkspace = (dir: string, config: Pick<ResolvedConfig, "mutable" | "immutable" | "program" | "python" | "syntaxCheck">) => {
   const mutable = config.mutable.map(normalisePath)
@@ -91,10 +118,7 @@ export const makeWorkspace = (dir: string, config: Pick<ResolvedConfig, "mutable
       check(edits).pipe(
         Effect.tap((changed) =>
           Effect.sync(() => {
-            for (const [file, content] of changed) {
-              fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
-              fs.writeFileSync(path.join(dir, file), content)
-            }
+            for (const [file, content] of changed) writeText(path.join(dir, file), content)
           })
         ),
         Effect.asVoid

@@ -36,6 +36,8 @@ export * as Process from "./Process.ts"
 export * as ProcessTree from "./ProcessTree.ts"
 /** Processes a killed harness left behind: recorded before they start, killed by the next. */
 export * as Orphans from "./Orphans.ts"
+/** Running a short command and reading its output: the one helper for git, probes and checks. */
+export * as Command from "./Command.ts"
 /** Running a trusted command (a scorer's) as a supervised process tree. */
 export * as TrustedCommand from "./TrustedCommand.ts"
 /** What an experiment left in its run directory, checked before trusted code reads it. */

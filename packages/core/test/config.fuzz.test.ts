@@ -69,13 +69,13 @@ describe("validateConfig, fuzzed", () => {
   })
 
   it("rejects any value with a ConfigError of fields and reasons, and never throws", () => {
-    fc.assert(fc.property(fc.anything({ maxDepth: 3 }), checkOutcome), { seed, numRuns: 300 })
+    fc.assert(fc.property(fc.anything({ maxDepth: 3 }), checkOutcome), { seed, numRuns: 600 })
   })
 
   it("rejects a valid config with one field replaced by anything with a ConfigError, or accepts it, and never throws", () => {
     fc.assert(fc.property(fc.constantFrom(...fieldPaths(valid)), oddValue, (path, value) => checkOutcome(replaced(path, value))), {
       seed,
-      numRuns: 600
+      numRuns: 1200
     })
   })
 
@@ -88,7 +88,7 @@ describe("validateConfig, fuzzed", () => {
           assert.instanceOf(error, ConfigError)
         }
       }),
-      { seed, numRuns: 200 }
+      { seed, numRuns: 400 }
     )
   })
 })

@@ -56,7 +56,7 @@ describe("applyEdits, fuzzed", () => {
           assert.notStrictEqual(content, current.get(file))
         }
       }),
-      { seed, numRuns: 1500 }
+      { seed, numRuns: 3000 }
     )
   })
 
@@ -71,7 +71,7 @@ describe("applyEdits, fuzzed", () => {
         if (expected === content) return assert.isTrue(Result.isFailure(result))
         assert.deepStrictEqual(Result.isSuccess(result) ? [...result.success] : result.failure, [[normalisePath(file), expected]])
       }),
-      { seed, numRuns: 500 }
+      { seed, numRuns: 1000 }
     )
   })
 })

@@ -77,7 +77,7 @@ describe("the journal reader, fuzzed", () => {
           assert.deepStrictEqual(Buffer.from(read.cutShort!.bytes), cut.subarray(validBytes))
         }
       }),
-      { seed, numRuns: 400 }
+      { seed, numRuns: 800 }
     )
   })
 
@@ -95,7 +95,7 @@ describe("the journal reader, fuzzed", () => {
         const bytes = Buffer.concat([...lines.slice(0, at), junk, newline ? Buffer.from("\n") : Buffer.alloc(0), ...lines.slice(at)])
         parsed(bytes)
       }),
-      { seed, numRuns: 500 }
+      { seed, numRuns: 1000 }
     )
   })
 
@@ -119,7 +119,7 @@ describe("the journal reader, fuzzed", () => {
         const copies = dropped.map((d) => fs.readFileSync(d.copy))
         assert.deepStrictEqual(Buffer.concat([kept, ...copies]), Buffer.concat([...entries.map(lineOf), tail]))
       }),
-      { seed, numRuns: 150 }
+      { seed, numRuns: 300 }
     )
   })
 })

@@ -73,11 +73,11 @@ describe(".npy, fuzzed", () => {
     })
 
   it("decodes or refuses with a DecodeError whatever the header says", () => {
-    fc.assert(fc.property(built, decodes(decodeNpy)), { seed, numRuns: 500 })
+    fc.assert(fc.property(built, decodes(decodeNpy)), { seed, numRuns: 1000 })
   })
 
   it("decodes or refuses with a DecodeError a valid file with bytes overwritten or cut", () => {
-    fc.assert(fc.property(mutated(valid), decodes(decodeNpy)), { seed, numRuns: 500 })
+    fc.assert(fc.property(mutated(valid), decodes(decodeNpy)), { seed, numRuns: 1000 })
   })
 })
 
@@ -106,11 +106,11 @@ describe("PNG, fuzzed", () => {
     )
 
   it("decodes or refuses with a DecodeError whatever the header and image data say", () => {
-    fc.assert(fc.property(built, decodes(decodePng)), { seed, numRuns: 600 })
+    fc.assert(fc.property(built, decodes(decodePng)), { seed, numRuns: 1200 })
   })
 
   it("decodes or refuses with a DecodeError a valid file with bytes overwritten or cut", () => {
-    fc.assert(fc.property(mutated(valid), decodes(decodePng)), { seed, numRuns: 400 })
+    fc.assert(fc.property(mutated(valid), decodes(decodePng)), { seed, numRuns: 800 })
   })
 })
 
@@ -142,11 +142,11 @@ describe("TIFF, fuzzed", () => {
     })
 
   it("decodes or refuses with a DecodeError whatever the tags say", () => {
-    fc.assert(fc.property(built, decodes(decodeTiff)), { seed, numRuns: 600 })
+    fc.assert(fc.property(built, decodes(decodeTiff)), { seed, numRuns: 1200 })
   })
 
   it("decodes or refuses with a DecodeError a valid file with bytes overwritten or cut", () => {
-    fc.assert(fc.property(mutated(valid), decodes(decodeTiff)), { seed, numRuns: 600 })
+    fc.assert(fc.property(mutated(valid), decodes(decodeTiff)), { seed, numRuns: 1200 })
   })
 
   it("refuses directories laid over each other without walking them all", () => {
@@ -183,7 +183,7 @@ describe("decodeImage, fuzzed", () => {
           assert.instanceOf(error, ImageFileError, String(error))
         }
       }),
-      { seed, numRuns: 400 }
+      { seed, numRuns: 2000 }
     )
   })
 })

@@ -5,8 +5,8 @@
  * counted (OOM kills, refused forks) once the phase has ended, and emptied and removed.
  * Phases enter their cgroup through the wrapper in `Caps.enterCgroupArgv`.
  */
-import { ProcessTree } from "@autoresearch/core"
-import { execa } from "execa"
+import { Command, ProcessTree } from "@autoresearch/core"
+import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -138,8 +138,10 @@ const tryChildren = async (
       if (missing !== undefined) return `a cgroup made in ${dir} has no ${missing}`
     }
     const [shell, ...args] = enterCgroupArgv(made.map((child) => path.join(child, "cgroup.procs")))
-    const trial = await execa(shell!, [...args, "true"], { reject: false, timeout: 15_000, stdin: "ignore" })
-    return trial.exitCode === 0 ? undefined : `cannot move a process into a cgroup in ${dirs.map((entry) => entry.dir).join(" and ")}`
+    const moved = await Effect.runPromise(
+      Command.run(shell!, [...args, "true"], { timeoutMs: 15_000 }).pipe(Effect.map(Command.succeeded), Effect.orElseSucceed(() => false))
+    )
+    return moved ? undefined : `cannot move a process into a cgroup in ${dirs.map((entry) => entry.dir).join(" and ")}`
   } finally {
     await emptyAndRemove(made)
   }

@@ -4,9 +4,9 @@
  * the length of a phase, waiting while none are free; the runner turns a lease into
  * `CUDA_VISIBLE_DEVICES`.
  */
+import { Command } from "@autoresearch/core"
 import { Context, Effect, Layer, Semaphore } from "effect"
 import type { Scope } from "effect"
-import { execa } from "execa"
 
 export interface Gpu {
   /** nvidia-smi's index, the one `CUDA_VISIBLE_DEVICES` takes with `CUDA_DEVICE_ORDER=PCI_BUS_ID`. */
@@ -50,8 +50,9 @@ export const parseNvidiaSmi = (csv: string): Array<Gpu> =>
 
 /** The GPUs nvidia-smi lists; none when it is missing or fails. */
 export const detect = (nvidiaSmi = "nvidia-smi"): Effect.Effect<ReadonlyArray<Gpu>> =>
-  Effect.promise(() => execa(nvidiaSmi, nvidiaSmiQuery, { reject: false, timeout: 15_000, stdin: "ignore" })).pipe(
-    Effect.map((result) => (result.exitCode === 0 ? parseNvidiaSmi(String(result.stdout)) : []))
+  Command.run(nvidiaSmi, nvidiaSmiQuery, { timeoutMs: 15_000 }).pipe(
+    Effect.map((output) => (Command.succeeded(output) ? parseNvidiaSmi(output.stdout) : [])),
+    Effect.orElseSucceed(() => [])
   )
 
 /** A pool over a fixed list of GPUs. */

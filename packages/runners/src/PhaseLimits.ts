@@ -5,9 +5,9 @@
  * argv prefix that puts its first process there (and under its rlimits) before the
  * command runs; and, once it has ended, what the kernel counted against the caps.
  */
+import { Command } from "@autoresearch/core"
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { execa } from "execa"
 import * as fs from "node:fs"
 import {
   bytesPerGb,
@@ -29,8 +29,13 @@ const findPrlimit = async (): Promise<string | undefined> => {
   if (process.platform !== "linux") return undefined
   const prlimit = resolveExecutable("prlimit", process.env.PATH ?? "/usr/bin:/bin", "/")
   if (prlimit === undefined) return undefined
-  const trial = await execa(prlimit, ["--fsize=1000000000", "--", "true"], { reject: false, timeout: 15_000, stdin: "ignore" })
-  return trial.exitCode === 0 ? prlimit : undefined
+  const works = await Effect.runPromise(
+    Command.run(prlimit, ["--fsize=1000000000", "--", "true"], { timeoutMs: 15_000 }).pipe(
+      Effect.map(Command.succeeded),
+      Effect.orElseSucceed(() => false)
+    )
+  )
+  return works ? prlimit : undefined
 }
 
 /** How this host enforces the caps; phase cgroups that dead runners left behind are removed on the way. */

@@ -1,12 +1,13 @@
 /**
- * One phase as a running process tree, supervised from outside: spawned with execa, its
- * output pumped into a bounded log, its wall clock enforced by a deadline, and stopped
- * as a whole (SIGTERM to every member, then SIGKILL) at the deadline or on request. In
+ * One phase as a running process tree, supervised from outside: spawned in its own process
+ * group (Node's `spawn`, as TrustedCommand starts a scorer), its output pumped into a
+ * bounded log, its wall clock enforced by a deadline, and stopped as a whole (SIGTERM to
+ * every member, then SIGKILL) at the deadline or on request. In
  * the sandbox the tree is bubblewrap's PID namespace; without it, the processes that
  * carry the phase's marker (see ProcessTree).
  */
 import { Process, ProcessTree } from "@autoresearch/core"
-import { execa, type ResultPromise } from "execa"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import type { BoundedLog } from "./BoundedLog.ts"
 
@@ -73,7 +74,7 @@ const holdNamespace = (init: number, inode: number): number | undefined => {
 
 export class PhaseProcess {
   readonly exited: Promise<PhaseExit>
-  private readonly child: ResultPromise
+  private readonly child: ChildProcess
   private readonly started = performance.now()
   private deadline: NodeJS.Timeout | undefined
   private namespace: { readonly init: number; readonly inode: number; readonly held: number | undefined } | undefined
@@ -91,15 +92,10 @@ export class PhaseProcess {
   private constructor(spec: PhaseProcessSpec) {
     this.spec = spec
     const [file, ...args] = spec.argv
-    this.child = execa(file!, args, {
+    this.child = spawn(file!, args, {
       cwd: spec.cwd,
       env: spec.env,
-      extendEnv: false,
       detached: true,
-      reject: false,
-      buffer: false,
-      cleanup: true,
-      forceKillAfterDelay: false,
       stdio: ["ignore", "pipe", "pipe", spec.sandboxed ? "pipe" : "ignore"]
     })
     const pump = (stream: NodeJS.ReadableStream | null | undefined) =>
@@ -131,12 +127,10 @@ export class PhaseProcess {
         }
         resolve(this.exit)
       }
-      this.child.nodeChildProcess.on("exit", (code, signal) => done(code, signal))
-      // execa settles without an exit event when the process never started.
-      void this.child.then((result) => {
-        if (result.failed && result.exitCode === undefined && result.signal === undefined) {
-          done(null, null, result.code ?? result.shortMessage)
-        }
+      this.child.on("exit", (code, signal) => done(code, signal))
+      // A process that never started gets an error and no exit event.
+      this.child.on("error", (error: NodeJS.ErrnoException) => {
+        if (this.child.pid === undefined) done(null, null, error.code ?? error.message)
       })
     })
   }

@@ -7,8 +7,8 @@
  * directory) replaced by empty read-only mounts. The mount plan is a pure function;
  * `probe` says whether bubblewrap works on this machine.
  */
+import { Command } from "@autoresearch/core"
 import { Effect } from "effect"
-import { execa } from "execa"
 import * as path from "node:path"
 
 /** `auto`: sandbox where bubblewrap works, else run unsandboxed with a warning; `required`: refuse without it; `off`: never. */
@@ -140,19 +140,25 @@ export type Probe =
 
 /** Whether bubblewrap runs here with the namespaces the sandbox needs. */
 export const probe = (bwrap = "bwrap"): Effect.Effect<Probe> =>
-  Effect.promise(async (): Promise<Probe> => {
-    if (process.platform !== "linux") return { available: false, bwrap, reason: `bubblewrap needs Linux, not ${process.platform}` }
-    const trial = await execa(
+  Effect.gen(function*() {
+    if (process.platform !== "linux") return { available: false, bwrap, reason: `bubblewrap needs Linux, not ${process.platform}` } as const
+    const trial = yield* Command.run(
       bwrap,
       ["--die-with-parent", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", "true"],
-      { reject: false, timeout: 15_000, stdin: "ignore" }
-    )
-    if (trial.failed) {
-      const reason = trial.code === "ENOENT"
-        ? `${bwrap} not found`
-        : `${bwrap} cannot create namespaces here: ${String(trial.stderr).trim().split("\n").at(-1) || `exit code ${trial.exitCode}`}`
-      return { available: false, bwrap, reason }
+      { timeoutMs: 15_000 }
+    ).pipe(Effect.result)
+    if (trial._tag === "Failure" || !Command.succeeded(trial.success)) {
+      const reason = trial._tag === "Failure"
+        ? trial.failure.code === "ENOENT" ? `${bwrap} not found` : `${bwrap} cannot start: ${trial.failure.code}`
+        : `${bwrap} cannot create namespaces here: ${
+          trial.success.stderr.trim().split("\n").at(-1) ||
+          (trial.success.killed ? "timed out" : `exit code ${trial.success.exitCode ?? trial.success.signal}`)
+        }`
+      return { available: false, bwrap, reason } as const
     }
-    const version = await execa(bwrap, ["--version"], { reject: false, timeout: 15_000, stdin: "ignore" })
-    return { available: true, bwrap, version: String(version.stdout).trim() || "bubblewrap" }
+    const version = yield* Command.run(bwrap, ["--version"], { timeoutMs: 15_000 }).pipe(
+      Effect.map((output) => output.stdout.trim()),
+      Effect.orElseSucceed(() => "")
+    )
+    return { available: true, bwrap, version: version || "bubblewrap" } as const
   })

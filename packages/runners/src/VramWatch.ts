@@ -4,7 +4,8 @@
  * budget. The runner polls it while the phase runs and kills the phase the first time it
  * is, whatever the phase's own `set_per_process_memory_fraction` did or did not do.
  */
-import { execa } from "execa"
+import { Command } from "@autoresearch/core"
+import { Effect } from "effect"
 import { bytesPerGb } from "./Caps.ts"
 import type { CapStop } from "./Triage.ts"
 
@@ -45,6 +46,6 @@ export const overVramBudget = (usedGb: number, budgetGb: number): CapStop | unde
 
 /** What nvidia-smi reports now; undefined when it fails (a sample is skipped, not taken for zero). */
 export const computeApps = async (nvidiaSmi: string): Promise<Array<ComputeApp> | undefined> => {
-  const result = await execa(nvidiaSmi, computeAppsQuery, { reject: false, timeout: 10_000, stdin: "ignore" })
-  return result.exitCode === 0 ? parseComputeApps(String(result.stdout)) : undefined
+  const output = await Effect.runPromise(Effect.option(Command.run(nvidiaSmi, computeAppsQuery, { timeoutMs: 10_000 })))
+  return output._tag === "Some" && Command.succeeded(output.value) ? parseComputeApps(output.value.stdout) : undefined
 }
