@@ -219,6 +219,11 @@ class MultiFrameSR(nn.Module):
         self.align = Alignment()
         self.fusion = fusion
         self.head = Head(self.encoder.channels)
+        # How training reaches the shared encoder (train.py chooses; eval and predict ignore it):
+        # "all" back-propagates through every frame's features; "reference" only through the
+        # reference frame's, so the other frames cost a forward pass (about half the encoder's
+        # training compute on 4-frame bursts). The weights and the output are the same either way.
+        self.encoder_grad = "all"
 
     @property
     def channels(self):
@@ -229,7 +234,14 @@ class MultiFrameSR(nn.Module):
         the frames registered onto the reference (B x N x h x w)."""
         b, n, h, w = burst.shape
         flows = self.align(burst).reshape(b * n, 2, h, w)
-        features = self.encoder(burst.reshape(b * n, 1, h, w))
+        if self.training and self.encoder_grad == "reference" and n > 1:
+            first = self.encoder(burst[:, :1].reshape(b, 1, h, w))
+            with torch.no_grad():
+                rest = self.encoder(burst[:, 1:].reshape(b * (n - 1), 1, h, w))
+            features = torch.cat([first.reshape(b, 1, -1, h, w), rest.reshape(b, n - 1, -1, h, w)], dim=1)
+            features = features.reshape(b * n, -1, h, w)
+        else:
+            features = self.encoder(burst.reshape(b * n, 1, h, w))
         aligned = warp(features, flows).reshape(b, n, -1, h, w)
         registered = warp(burst.reshape(b * n, 1, h, w), flows, "bicubic").reshape(b, n, h, w)
         return aligned, registered

@@ -41,6 +41,7 @@ W_LR_CONSISTENCY = 0.0   # @knob float 0.0..1.0
 LEARNING_RATE = 2e-3     # @knob log 1e-4..1e-2
 WEIGHT_DECAY = 1e-4      # @knob log 1e-6..1e-2
 BATCH_SIZE = 8           # @knob int 2..32
+ENCODER_GRAD = "all"      # @knob choice all|reference
 WARMUP_FRACTION = 0.05   # @knob float 0.0..0.2
 WARMUP_STEPS = 3         # not counted against the time budget (allocator, cuDNN autotuning)
 SEED = int(os.environ.get("AUTORESEARCH_SEED", "0"))
@@ -181,6 +182,7 @@ amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch
 hr_all, bursts_all = prepare.load_train()
 frames = max(2, min(bursts_all.shape[1], round(FRAME_SHARE * bursts_all.shape[1])))  # reference first
 model = mfsr.MultiFrameSR(make_fusion(mfsr.build_encoder().channels)).to(device)
+model.encoder_grad = ENCODER_GRAD  # "reference": the encoder learns through the reference frame only (cheaper steps)
 optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
 use_scaler = cuda and amp_dtype == torch.float16
 scaler = (torch.amp.GradScaler("cuda", enabled=use_scaler) if hasattr(torch.amp, "GradScaler")  # torch >= 2.3
