@@ -15,6 +15,7 @@ import { JournalEntry } from "./JournalEntry.ts"
 import { beats } from "./KeepRule.ts"
 import { NoiseFloor } from "./Noise.ts"
 import { isAlive } from "./Process.ts"
+import { replaceSynced, writeSynced } from "./SyncedFile.ts"
 import { Verification } from "./Verification.ts"
 
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
@@ -110,26 +111,9 @@ const dropCutShort = (file: string, read: JournalLines<unknown>): Array<Dropped>
   const { line, bytes } = read.cutShort
   let copy = `${file}.dropped-${line}`
   for (let n = 2; fs.existsSync(copy); n++) copy = `${file}.dropped-${line}.${n}`
-  const fd = fs.openSync(copy, "wx")
-  try {
-    fs.writeSync(fd, bytes)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
+  writeSynced(copy, bytes, "wx")
   fs.truncateSync(file, read.validBytes)
   return [{ file, line, bytes: bytes.length, copy }]
-}
-
-/** Appends one line and flushes it to disk before returning. */
-const appendLine = (file: string, line: string) => {
-  const fd = fs.openSync(file, "a")
-  try {
-    fs.writeSync(fd, line)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
 }
 
 /** Opens a side record (noise, verifications): read once, a cut-short line dropped, then appended to. */
@@ -144,7 +128,7 @@ const openSide = <T, E>(file: string, schema: Schema.Codec<T, E>, read: (file: s
     append: (value: T) =>
       Effect.try({
         try: () => {
-          appendLine(file, JSON.stringify(encode(value)) + "\n")
+          writeSynced(file, JSON.stringify(encode(value)) + "\n", "a")
           entries.push(value)
         },
         catch: (cause) => new JournalError({ file, reason: String(cause) })
@@ -170,24 +154,6 @@ export const resultsTsv = (entries: ReadonlyArray<JournalEntry>, metric: Pick<Me
   return [header, ...rows].join("\n") + "\n"
 }
 
-/** Writes through a temporary file renamed into place: a reader sees the old content or the new, never half. */
-const writeAtomically = (file: string, content: string) => {
-  const temporary = `${file}.${process.pid}.tmp`
-  try {
-    const fd = fs.openSync(temporary, "w")
-    try {
-      fs.writeSync(fd, content)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(temporary, file)
-  } catch (error) {
-    fs.rmSync(temporary, { force: true })
-    throw error
-  }
-}
-
 /** Removes `<name>.<pid>.tmp` files in `dir` whose process is gone: writes that a crash cut short. */
 const removeStaleTemporaries = (dir: string, name: string) => {
   for (const entry of fs.readdirSync(dir)) {
@@ -205,7 +171,7 @@ export const openJournal = (dir: string, metric: Pick<MetricSpec, "name" | "seco
       const lines = readJournal(file)
       const entries = lines.entries
       const dropped = dropCutShort(file, lines)
-      writeAtomically(path.join(dir, "results.tsv"), resultsTsv(entries, metric))
+      replaceSynced(path.join(dir, "results.tsv"), resultsTsv(entries, metric))
       const noise = openSide(path.join(dir, "noise.jsonl"), NoiseFloor, readNoise)
       const verifications = openSide(path.join(dir, "verify.jsonl"), Verification, readVerifications)
       return Journal.of({
@@ -219,9 +185,9 @@ export const openJournal = (dir: string, metric: Pick<MetricSpec, "name" | "seco
         append: (entry) =>
           Effect.try({
             try: () => {
-              appendLine(file, JSON.stringify(Schema.encodeSync(JournalEntry)(entry)) + "\n")
+              writeSynced(file, JSON.stringify(Schema.encodeSync(JournalEntry)(entry)) + "\n", "a")
               entries.push(entry)
-              writeAtomically(path.join(dir, "results.tsv"), resultsTsv(entries, metric))
+              replaceSynced(path.join(dir, "results.tsv"), resultsTsv(entries, metric))
             },
             catch: (cause) => new JournalError({ file, reason: String(cause) })
           })

@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import { git } from "./GitRatchet.ts"
 import { Journal } from "./Journal.ts"
 import { changedPaths, type Seal } from "./Seal.ts"
+import { replaceSynced } from "./SyncedFile.ts"
 
 export class SealFileError extends Schema.TaggedError<SealFileError>()("SealFileError", {
   file: Schema.String,
@@ -46,22 +47,7 @@ export const readSealFile = (file: string): Recorded => {
 }
 
 /** Writes a seal through a temporary file, flushed, then renamed into place. */
-export const writeSealFile = (file: string, seal: Seal) => {
-  const temporary = `${file}.${process.pid}.tmp`
-  try {
-    const fd = fs.openSync(temporary, "w")
-    try {
-      fs.writeSync(fd, JSON.stringify(seal, null, 2) + "\n")
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(temporary, file)
-  } catch (error) {
-    fs.rmSync(temporary, { force: true })
-    throw error
-  }
-}
+export const writeSealFile = (file: string, seal: Seal) => replaceSynced(file, JSON.stringify(seal, null, 2) + "\n")
 
 export interface SealCheck {
   /** Immutable paths whose seal differs from the recorded one. */
