@@ -216,6 +216,7 @@ def batch():
 
 
 step, started, smoothed = 0, None, None
+mark = time.time()  # the last periodic line, for its steps/s
 while True:
     if step == WARMUP_STEPS:
         started = time.time()
@@ -239,7 +240,9 @@ while True:
     smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
     step += 1
     if step % 100 == 0:
-        print(f"step {step}  loss {smoothed:.5f}  lr {lr_now:.2e}  {progress * 100:.0f}%", flush=True)
+        now = time.time()
+        print(f"step {step}  loss {smoothed:.5f}  lr {lr_now:.2e}  {progress * 100:.0f}%  {100 / max(now - mark, 1e-9):.1f} steps/s", flush=True)
+        mark = now
 
 # ---------------------------------------------------------------------------
 # Report and save (the frozen parts' weights, the fusion module as TorchScript)

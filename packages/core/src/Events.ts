@@ -21,7 +21,13 @@ export type LoopEvent =
   | { readonly _tag: "SetAside"; readonly what: string }
   | { readonly _tag: "Prepared"; readonly fingerprint: string; readonly reused: boolean }
   | { readonly _tag: "ExperimentStarted"; readonly id: number; readonly description: string; readonly budgetSeconds: number }
-  | { readonly _tag: "PhaseStarted"; readonly id: number; readonly phase: PhaseName | (string & {}) }
+  | {
+    readonly _tag: "PhaseStarted"
+    readonly id: number
+    readonly phase: PhaseName | (string & {})
+    /** Where the phase's log will be, absolute (`<runDir>/<phase>.log`, as the local runner writes it): for a live steps/s. */
+    readonly log?: string
+  }
   | { readonly _tag: "PhaseFinished"; readonly id: number; readonly phase: PhaseName | (string & {}); readonly seconds: number }
   | { readonly _tag: "Scored"; readonly id: number; readonly score: Score }
   | { readonly _tag: "Decided"; readonly id: number; readonly decision: Verdict; readonly entry: JournalEntry }

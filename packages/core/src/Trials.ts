@@ -118,7 +118,7 @@ export const open = Effect.fn("Trials.open")(function*(
     const results: Array<RunResult> = []
     for (const phase of experiment.phases) {
       if (results.length > 0 && unsafeContents(experiment.runDir) !== undefined) break
-      yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name })
+      yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name, log: path.resolve(experiment.runDir, `${phase.name}.log`) })
       const result = yield* runner.run({ ...experiment, phases: [phase] })
       results.push(result)
       yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: result.phases[0]?.seconds ?? 0 })

@@ -6,7 +6,19 @@ import { describe, expect, it } from "@effect/vitest"
 import { belowGate, isFlag, isIntegrityFlag } from "../src/Flags.ts"
 import type { JournalEntry } from "../src/JournalEntry.ts"
 import { describe as describeReason, LoopError, type LoopErrorReason } from "../src/LoopError.ts"
-import { eventLine, formatMetric, initialProgress, liveLine, nextProgress } from "../src/Progress.ts"
+import {
+  bar,
+  eventLine,
+  formatMetric,
+  formatRate,
+  formatSeconds,
+  initialProgress,
+  liveLine,
+  nextProgress,
+  type ProgressState,
+  stepsPerSecond,
+  withStepsPerSecond
+} from "../src/Progress.ts"
 
 const metric = { name: "val_mse", direction: "min" as const }
 const entry = (id: number, status: JournalEntry["status"], value?: number): JournalEntry => ({
@@ -43,7 +55,8 @@ describe("eventLine", () => {
     [{ _tag: "NoiseRun", run: 2, of: 4, seed: 7, value: undefined }, "noise run 2/4 (seed 7): failed"],
     [{ _tag: "LoopFinished", reason: "reached max experiments (3)", best: undefined }, "finished: reached max experiments (3)"],
     [{ _tag: "LoopStarted", experiments: 0, best: undefined }, undefined],
-    [{ _tag: "PhaseStarted", id: 1, phase: "train" }, undefined]
+    [{ _tag: "PhaseStarted", id: 1, phase: "train" }, undefined],
+    [{ _tag: "PhaseStarted", id: 1, phase: "train", log: "/r/1/train.log" }, undefined]
   ] as const)("%j", (event, line) => {
     expect(eventLine(event as never, metric)).toBe(line)
   })
@@ -54,8 +67,21 @@ describe("the live line", () => {
     let state = nextProgress(initialProgress, { _tag: "LoopStarted", experiments: 3, best: entry(1, "keep", 0.5) }, 0, metric)
     expect(liveLine(state, 0, metric)).toBe("| best val_mse 0.5000 (#1)")
     state = nextProgress(state, { _tag: "ExperimentStarted", id: 3, description: "d", budgetSeconds: 20 }, 0, metric)
-    state = nextProgress(state, { _tag: "PhaseStarted", id: 3, phase: "train" }, 1_000, metric)
-    expect(liveLine(state, 13_500, metric)).toBe("#3 train 12/20s | best val_mse 0.5000 (#1)")
+    state = nextProgress(state, { _tag: "PhaseStarted", id: 3, phase: "train", log: "/r/3/train.log" }, 1_000, metric)
+    expect(state.log).toBe("/r/3/train.log")
+    expect(liveLine(state, 13_500, metric)).toBe("#3 train [############--------] 12s / 20s, 8s left | best val_mse 0.5000 (#1)")
+    state = withStepsPerSecond(state, 31.2)
+    expect(liveLine(state, 13_500, metric)).toBe(
+      "#3 train [############--------] 12s / 20s, 8s left, 31.2 steps/s | best val_mse 0.5000 (#1)"
+    )
+    // No new rate in the log keeps the one known; the next phase starts without one.
+    expect(withStepsPerSecond(state, undefined).stepsPerSecond).toBe(31.2)
+    state = nextProgress(state, { _tag: "PhaseFinished", id: 3, phase: "train", seconds: 20 }, 21_000, metric)
+    expect(state.stepsPerSecond).toBeUndefined()
+    expect(state.log).toBeUndefined()
+    expect(withStepsPerSecond(state, 9).stepsPerSecond).toBeUndefined()
+    state = nextProgress(state, { _tag: "PhaseStarted", id: 3, phase: "predict" }, 21_000, metric)
+    expect(liveLine(state, 24_900, metric)).toBe("#3 predict 3s | best val_mse 0.5000 (#1)")
     state = nextProgress(state, { _tag: "Decided", id: 3, decision: verdict("b"), entry: entry(3, "keep", 0.25) }, 14_000, metric)
     expect(state.best).toEqual({ id: 3, value: 0.25 })
     // A worse keep (the baseline's direction aside) does not replace the best.
@@ -69,6 +95,123 @@ describe("the live line", () => {
     expect(formatMetric(12345)).toBe("1.235e+4")
     expect(formatMetric(0.0001)).toBe("1.000e-4")
     expect(formatMetric(0)).toBe("0.0000")
+  })
+})
+
+describe("the live line's bar", () => {
+  const psnr = { name: "val_psnr" }
+  const at = (phase: string, budgetSeconds: number, extra: Partial<ProgressState> = {}): ProgressState => ({
+    ...initialProgress,
+    id: 3,
+    phase,
+    phaseStartedMs: 0,
+    budgetSeconds,
+    best: { id: 1, value: 31.0123 },
+    ...extra
+  })
+  it.each([
+    ["the start", at("train", 20), 0, "#3 train [--------------------] 0s / 20s, 20s left | best val_psnr 31.0123 (#1)"],
+    ["half way", at("train", 20), 10_999, "#3 train [##########----------] 10s / 20s, 10s left | best val_psnr 31.0123 (#1)"],
+    ["the budget", at("train", 20), 20_000, "#3 train [####################] 20s / 20s, 0s left | best val_psnr 31.0123 (#1)"],
+    ["the grace past it", at("train", 20), 23_400, "#3 train [####################] 23s / 20s, over by 3s | best val_psnr 31.0123 (#1)"],
+    [
+      "steps/s",
+      at("train", 20, { stepsPerSecond: 31.2 }),
+      12_000,
+      "#3 train [############--------] 12s / 20s, 8s left, 31.2 steps/s | best val_psnr 31.0123 (#1)"
+    ],
+    [
+      "minutes, and a fast rate",
+      at("train", 600, { stepsPerSecond: 2143.7 }),
+      125_000,
+      // 101 columns with 20 cells: one goes
+      "#3 train [####---------------] 2m05s / 10m00s, 7m55s left, 2144 steps/s | best val_psnr 31.0123 (#1)"
+    ],
+    ["hours", at("train", 7200), 3_725_000, "#3 train [##########----------] 1h02m / 2h00m, 57m55s left | best val_psnr 31.0123 (#1)"],
+    ["a clock that went back", at("train", 20), -5_000, "#3 train [--------------------] 0s / 20s, 20s left | best val_psnr 31.0123 (#1)"],
+    ["no budget known", at("train", 0), 5_000, "#3 train 5s | best val_psnr 31.0123 (#1)"],
+    ["another phase", at("score", 20), 5_000, "#3 score 5s | best val_psnr 31.0123 (#1)"],
+    ["prepare, before any experiment", at("prepare", 0, { id: undefined, best: undefined }), 0, "#- prepare 0s | no best yet"],
+    ["between phases", at("train", 20, { phase: undefined }), 0, "#3 | best val_psnr 31.0123 (#1)"]
+  ] as const)("%s", (_, state, nowMs, line) => {
+    expect(liveLine(state, nowMs, psnr)).toBe(line)
+    expect(line.length).toBeLessThanOrEqual(100)
+  })
+
+  it("fits 100 columns: fewer bar cells, then no bar, then a cut end", () => {
+    const long = at("train", 86_400, { id: 12345, stepsPerSecond: 12345.6, best: { id: 12345, value: 1e-7 } })
+    const shrunk = liveLine(long, 43_200_000, { name: "psnr" })
+    expect(shrunk).toBe("#12345 train [######-----] 12h00m / 24h00m, 12h00m left, 12346 steps/s | best psnr 1.000e-7 (#12345)")
+    expect(shrunk.length).toBe(100)
+    // Under 8 cells, no bar.
+    const noBar = liveLine(long, 43_200_000, { name: "val_psnr_y" })
+    expect(noBar).toBe("#12345 train 12h00m / 24h00m, 12h00m left, 12346 steps/s | best val_psnr_y 1.000e-7 (#12345)")
+    const cut = liveLine(long, 43_200_000, { name: "a_metric_with_a_name_much_too_long_for_any_terminal_line_at_all" })
+    expect(cut.length).toBe(100)
+    expect(cut.endsWith("~")).toBe(true)
+    expect(liveLine(at("train", 20), 10_000, psnr, 40)).toBe("#3 train 10s / 20s, 10s left | best val~")
+    for (const width of [60, 80, 100, 120]) {
+      expect(liveLine(long, 1_000, { name: "val_psnr" }, width).length).toBeLessThanOrEqual(width)
+    }
+  })
+
+  it.each([
+    [0, "0s"],
+    [59.9, "59s"],
+    [99, "99s"],
+    [100, "1m40s"],
+    [3599, "59m59s"],
+    [3600, "1h00m"],
+    [-3, "0s"]
+  ])("formatSeconds(%d) is %s", (seconds, text) => {
+    expect(formatSeconds(seconds)).toBe(text)
+  })
+
+  it("draws bars and rates", () => {
+    expect(bar(0.5, 10)).toBe("[#####-----]")
+    expect(bar(2, 4)).toBe("[####]")
+    expect(bar(-1, 4)).toBe("[----]")
+    expect(bar(Number.NaN, 4)).toBe("[----]")
+    expect(formatRate(0.04)).toBe("0.0 steps/s")
+    expect(formatRate(99.94)).toBe("99.9 steps/s")
+    expect(formatRate(100)).toBe("100 steps/s")
+  })
+})
+
+describe("steps/s from a log's tail", () => {
+  it.each([
+    ["nothing", "", undefined],
+    ["no rate", "device: cuda, torch 2.4\nstep 100  loss 0.01000  lr 1.00e-03  8%\n", undefined],
+    ["the examples' periodic line", "step 100  loss 0.01234  lr 1.00e-03  8%  31.2 steps/s\n", 31.2],
+    ["the latest of several", "step 100  loss 0.1  12.5 steps/s\nstep 200  loss 0.1  14.0 steps/s\n", 14],
+    ["name first", "steps/s 12.3\n", 12.3],
+    ["name first, with a colon", "epoch 3 steps/s: 7\n", 7],
+    ["steps_per_second", "steps_per_second: 12.3\n", 12.3],
+    ["steps_per_second in JSON", `{"step": 400, "steps_per_second": 55.5}\n`, 55.5],
+    ["steps_per_second=", "steps_per_second=8.25 loss=0.1\n", 8.25],
+    ["a final summary after the periodic lines", "step 100  9.0 steps/s\nsteps_per_second: 10.50\n", 10.5],
+    ["tqdm", " 45%|####5     | 450/1000 [00:36<00:44, 12.3it/s]", 12.3],
+    ["tqdm's updates, the last unended", "\r 10%|#  | 100/1000 [00:10<01:30, 9.8it/s]\r 20%|## | 200/1000 [00:20<01:20, 10.1it/s]", 10.1],
+    ["tqdm below 1 it/s", "  2%|2  | 2/100 [00:08<06:32, 4.00s/it]", 0.25],
+    ["e-notation", "1.5e3 steps/s\n", 1500],
+    ["step/s", "rate 3 step/s\n", 3],
+    ["steps/sec", "rate 3.5 steps/sec\n", 3.5],
+    ["a name-first number not yet ended", "step 100  12.0 steps/s\nsteps/s 1", 12],
+    ["a name-first number not yet ended, alone", "steps_per_second: 4", undefined],
+    ["a name-first number ended", "steps_per_second: 4\n", 4],
+    ["not a word's end", "overstep 3 bisteps/s\n", undefined],
+    ["a percentage is not a rate", "step 100  8%\n", undefined]
+  ] as const)("%s", (_, text, rate) => {
+    expect(stepsPerSecond(text)).toBe(rate)
+  })
+
+  it("leaves out a cut first line", () => {
+    // The tail began inside `123.4 steps/s`: `3.4` is not the rate.
+    expect(stepsPerSecond("3.4 steps/s\n", { cut: true })).toBeUndefined()
+    expect(stepsPerSecond("3.4 steps/s", { cut: true })).toBeUndefined()
+    expect(stepsPerSecond("3.4 steps/s\nstep 200  loss 0.1\n", { cut: true })).toBeUndefined()
+    expect(stepsPerSecond("3.4 steps/s\nstep 200  120.5 steps/s\n", { cut: true })).toBe(120.5)
+    expect(stepsPerSecond("_per_second: 5\rsteps/s 6\n", { cut: true })).toBe(6)
   })
 })
 
