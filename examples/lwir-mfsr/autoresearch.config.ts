@@ -33,7 +33,7 @@ const promoted = (dir: string): Array<string> =>
     : []
 
 const scorer = sequences === undefined
-  ? { references: { shift_add: "hidden/shift_add.npy" }, verdict: "verdict.json" }
+  ? { references: { shift_add: "hidden/shift_add.npy" }, verdict: "verdict.json", inputLabel: "burst reference frame" }
   : { targets: null, scale: 4, verdict: "verdict.json" }
 
 export default defineResearch({

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { bicubicBaseline, scaleFactor } from "./Baseline.ts"
+import { writeCrops } from "./Crops.ts"
 import { clamp, describeShape, type Dtype, sameShape, type Stack } from "./Image.ts"
 import { ImageFileError, type Loaded, readImage, readUntrustedImage } from "./ImageFile.ts"
 import { lrConsistency } from "./LrConsistency.ts"
@@ -76,6 +77,17 @@ export interface PsnrGatedScorerOptions {
    * the cache and a new file there would void the next experiment.
    */
   readonly baselineDir?: (input: ScoreInput) => string
+  /**
+   * Fixed validation crops for the report, written into the state folder (never the run
+   * directory) for an experiment's main trial when it is scored against targets: this
+   * many crops (default 3; 0 writes none). See `Crops` for the layout. A failed write is
+   * skipped, never a scoring failure.
+   */
+  readonly crops?: number
+  /** The side of a crop in target pixels (default 48, less for smaller images). */
+  readonly cropSize?: number
+  /** The input panel's name in the crops, e.g. `burst reference frame`; default `LR input`. */
+  readonly inputLabel?: string
 }
 
 const NAME = "psnr-gated"
@@ -148,6 +160,12 @@ const problemWith = (options: PsnrGatedScorerOptions): string | undefined => {
     const taken = Object.values(referenceMetricNames(name)).find((metric) => own.has(metric))
     if (taken !== undefined) return `references: the name "${name}" would report ${taken}, which is one of the scorer's own metrics`
   }
+  if (options.crops !== undefined && !(Number.isInteger(options.crops) && options.crops >= 0 && options.crops <= 16)) {
+    return `crops: ${options.crops} is not a whole number from 0 to 16`
+  }
+  if (options.cropSize !== undefined && !(Number.isInteger(options.cropSize) && options.cropSize >= 1 && options.cropSize <= 512)) {
+    return `cropSize: ${options.cropSize} is not a whole number from 1 to 512`
+  }
   if (options.scale !== undefined && !(Number.isInteger(options.scale) && options.scale >= 1)) {
     return `scale: ${options.scale} is not a positive integer`
   }
@@ -200,6 +218,7 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
   const dtypes = options.dtypes ?? ["float32"]
   const primary = options.targets === null ? metricNames.nrLrPsnr : metricNames[options.primary ?? "psnr"]
   const references = Object.entries(options.references ?? {})
+  const crops = options.crops ?? 3
   const problem = problemWith(options)
   const remembered = new Map<string, Readonly<Record<string, number>>>()
 
@@ -292,6 +311,38 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
     return { target, low, scale, referenced }
   })
 
+  /**
+   * The report's crops of an experiment's main trial (its label is its number: not a
+   * confirmation, noise or verify run, which must not replace them). `dataKey` already
+   * covers the targets and the inputs. Never fails: crops that cannot be written are skipped.
+   */
+  const saveCrops = (
+    input: ScoreInput,
+    prediction: Stack,
+    { target, low, scale, referenced }: TrustedData & { readonly target: Loaded },
+    dataKey: () => string,
+    referenceKeys: ReadonlyArray<string>
+  ) =>
+    Effect.sync(() => {
+      if (crops === 0 || !/^(0|[1-9][0-9]*)$/.test(input.experiment.id)) return
+      try {
+        writeCrops(input.stateDir, input.experiment.id, prediction, {
+          target: target.stack,
+          low: low === undefined || scale === undefined ? undefined : { stack: low.stack, scale },
+          references: referenced.map(({ name, loaded }) => ({ name, stack: loaded.stack })),
+          dataKey: [dataKey(), ...referenceKeys].join("|")
+        }, {
+          crops,
+          dataRange,
+          maxPsnrDb,
+          ...(options.cropSize === undefined ? {} : { size: options.cropSize }),
+          ...(options.inputLabel === undefined ? {} : { inputLabel: options.inputLabel })
+        })
+      } catch {
+        // The report shows no images for this experiment; the score stands.
+      }
+    })
+
   /** Metrics and gate with targets: fidelity, LR-consistency, sharpness, the bicubic baseline and the references. */
   const withTargets = Effect.fnUntraced(function*(
     input: ScoreInput,
@@ -314,16 +365,22 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
 
     // Everything below depends on trusted data only: keyed by its bytes and the settings.
     const measured = { shave: run.shave, dataRange, ssim: options.ssim ?? {} }
+    const referenceKeys: Array<string> = []
     for (const { name, loaded } of referenced) {
       const key = fingerprint([target.bytes, loaded.bytes], { ...measured, maxPsnrDb })
+      referenceKeys.push(`${name}:${key}`)
       const numbers = yield* stored(input, `reference-${name}-${key}.json`, ["psnr", "ssim"], measure(`reference ${name}`, loaded.stack, target.stack, run))
       const names = referenceMetricNames(name)
       metrics[names.psnr] = numbers.psnr
       metrics[names.ssim] = numbers.ssim
     }
-    if (low === undefined) return { metrics, gate: undefined }
+    if (low === undefined) {
+      yield* saveCrops(input, prediction, { target, low, scale, referenced }, () => fingerprint([target.bytes], {}), referenceKeys)
+      return { metrics, gate: undefined }
+    }
     metrics[metricNames.lrPsnr] = lrConsistency(prediction, low.stack, dataRange, maxPsnrDb)
     const key = fingerprint([target.bytes, low.bytes], measured)
+    yield* saveCrops(input, prediction, { target, low, scale, referenced }, () => key, referenceKeys)
     const bicubic = yield* stored(
       input,
       `bicubic-${key}.json`,
