@@ -17,7 +17,7 @@ import {
   Research,
   Verify
 } from "@autoresearch/core"
-import { Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Cause, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -30,10 +30,18 @@ import * as Autoresearch from "./Autoresearch.ts"
 import { eventLine, terminal } from "./Progress.ts"
 import { proposerNames } from "./ProposerChoice.ts"
 import { noiseLine, table, verifyTable } from "./Table.ts"
+import { collect, writeReport } from "./Report.ts"
+import { serve } from "./Serve.ts"
 
 const dirArgument = Argument.String("dir").pipe(Argument.withDescription("The research directory (holds autoresearch.config.ts)"))
 const tagFlag = Flag.String("tag").pipe(
   Flag.withDescription("Name of the research run (branch autoresearch/<tag>); defaults to the directory's name"),
+  Flag.optional
+)
+
+const portFlag = Flag.Int("port").pipe(Flag.withDescription("Port of the live page (0: any free one)"), Flag.withDefault(8377))
+const hostFlag = Flag.String("host").pipe(
+  Flag.withDescription("Address the live page binds to (default 127.0.0.1; another one shows the run to that network)"),
   Flag.optional
 )
 
@@ -69,7 +77,13 @@ const run = Command.make(
     fresh: Flag.Boolean("fresh").pipe(
       Flag.withDescription("Start the tag over: its earlier run's refs, branch head and state files are set aside under previous/<time>/, and the branch restarts at HEAD"),
       Flag.withDefault(false)
-    )
+    ),
+    serve: Flag.Boolean("serve").pipe(
+      Flag.withDescription("Also serve the live page of the run (as `autoresearch serve`) while it goes"),
+      Flag.withDefault(false)
+    ),
+    port: portFlag,
+    host: hostFlag
   },
   Effect.fnUntraced(function*(input) {
     if (Option.isSome(input.budget) && input.budget.value <= 0) {
@@ -86,6 +100,20 @@ const run = Command.make(
     const tty = process.stdout.isTTY === true && process.env.CI === undefined
     const { summary, noise, verification, where, config } = yield* Effect.gen(function*() {
       const onEvent = yield* terminal(write, tty)
+      if (input.serve) {
+        // The page reads the run's files, so it can start before the run does.
+        const dir = path.resolve(input.dir)
+        const { config } = yield* loadConfig(dir)
+        const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
+        const served = yield* serve({
+          where: yield* Research.paths(dir, tag),
+          tag,
+          metric: config.metric,
+          port: input.port,
+          ...Option.match(input.host, { onNone: () => ({}), onSome: (host) => ({ host }) })
+        })
+        yield* write(`live page: ${served.url}\n`)
+      }
       return yield* Autoresearch.run({
         dir: input.dir,
         ...Option.match(input.tag, { onNone: () => ({}), onSome: (tag) => ({ tag }) }),
@@ -110,8 +138,26 @@ const run = Command.make(
     if (verification !== undefined) yield* write(`${verifyTable(verification)}\n\n`)
     yield* write(`journal: ${shown(path.join(where.stateDir, "journal.jsonl"))}\nresults: ${shown(path.join(where.stateDir, "results.tsv"))}\n`)
     if (summary.best?.commit) yield* write(`best commit: ${summary.best.commit} (git checkout ${where.branch})\n`)
+    // Every run ends with its report; a failure to write it costs the run nothing.
+    const out = path.join(where.stateDir, "report.html")
+    yield* writeReport(where, { tag: path.basename(where.stateDir), metric: config.metric, out }).pipe(
+      Effect.flatMap(() => write(`report: ${shown(out)}\n`)),
+      Effect.catchCause((cause) => write(`warning: the report was not written: ${Cause.pretty(cause).split("\n")[0]}\n`))
+    )
   })
 ).pipe(Command.withDescription("Run (or resume) the research loop on a research directory"))
+
+/** Loads what a reader of a run needs: the config's metric and the run's paths; the journal must exist. */
+const openRun = Effect.fnUntraced(function*(input: { readonly dir: string; readonly tag: Option.Option<string> }) {
+  const dir = path.resolve(input.dir)
+  const loaded = yield* loadConfig(dir)
+  const tag = Option.getOrElse(input.tag, () => defaultTag(dir))
+  const where = yield* Research.paths(dir, tag)
+  if (!fs.existsSync(path.join(where.stateDir, "journal.jsonl"))) {
+    return yield* new CliError({ reason: `no research run '${tag}' yet (run \`autoresearch run ${input.dir}\`)` })
+  }
+  return { dir, tag, where, config: loaded.config }
+})
 
 /** Refuses a --replay-dir that is not a folder, before anything runs. */
 const checkReplayDir = (dir: string) => {
@@ -220,7 +266,52 @@ const status = Command.make(
   })
 ).pipe(Command.withDescription("Print the experiments of a research run, the noise floor, and the last verification"))
 
+const report = Command.make(
+  "report",
+  {
+    dir: dirArgument,
+    tag: tagFlag,
+    out: Flag.String("out").pipe(Flag.withDescription("Where to write the report (default: report.html in the run's state folder)"), Flag.optional),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the summary as JSON instead (to --out when given), for scripts"),
+      Flag.withDefault(false)
+    )
+  },
+  Effect.fnUntraced(function*(input) {
+    const { tag, where, config } = yield* openRun(input)
+    if (input.json) {
+      const data = yield* collect(where, { tag, metric: config.metric })
+      const text = JSON.stringify(data.summary, null, 2) + "\n"
+      if (Option.isSome(input.out)) {
+        fs.writeFileSync(path.resolve(input.out.value), text)
+        return yield* write(`summary: ${shown(path.resolve(input.out.value))}\n`)
+      }
+      return yield* write(text)
+    }
+    const out = Option.match(input.out, { onNone: () => path.join(where.stateDir, "report.html"), onSome: (file) => path.resolve(file) })
+    const data = yield* writeReport(where, { tag, metric: config.metric, out })
+    yield* write(`report: ${shown(out)} (${data.summary.experiments} experiments; open it in a browser, it needs no network)\n`)
+  })
+).pipe(Command.withDescription("Write a self-contained HTML report of a research run: charts, the experiments with their diffs and logs, images"))
+
+const serveCommand = Command.make(
+  "serve",
+  { dir: dirArgument, tag: tagFlag, port: portFlag, host: hostFlag },
+  Effect.fnUntraced(function*(input) {
+    const { tag, where, config } = yield* openRun(input)
+    const served = yield* serve({
+      where,
+      tag,
+      metric: config.metric,
+      port: input.port,
+      ...Option.match(input.host, { onNone: () => ({}), onSome: (host) => ({ host }) })
+    })
+    yield* write(`live page of ${where.branch}: ${served.url} (read-only; Ctrl-C stops it)\n`)
+    return yield* Effect.never
+  }, Effect.scoped)
+).pipe(Command.withDescription("Serve a live page of a research run, updated as experiments finish (read-only, 127.0.0.1 by default)"))
+
 export const cli = Command.make("autoresearch").pipe(
   Command.withDescription("Autonomous research loops: propose, train under a budget, score, keep only improvements"),
-  Command.withSubcommands([run, status, noise, verify, promote, metrics, doctor])
+  Command.withSubcommands([run, status, report, serveCommand, noise, verify, promote, metrics, doctor])
 )

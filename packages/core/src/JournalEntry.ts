@@ -37,6 +37,8 @@ export const JournalEntry = Schema.Struct({
   logs: Schema.optional(Schema.Array(Schema.String)),
   /** Primary metric of each confirmation run, when the config asks for them. */
   confirmations: Schema.optional(Schema.Array(Schema.Number)),
+  /** The scorer's gate on this experiment's data (e.g. bicubic upscaling's PSNR), when it has one. */
+  gate: Schema.optional(Schema.Struct({ name: Schema.String, value: Schema.Number })),
   startedAt: Schema.String,
   finishedAt: Schema.String
 })

@@ -289,7 +289,8 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       logs: result.phases.map((phase) => phase.logPath),
       ...(result.peakMemoryGb === undefined ? {} : { memoryGb: result.peakMemoryGb }),
       ...(result.warnings === undefined ? {} : { warnings: result.warnings }),
-      ...(decision.confirmations === undefined ? {} : { confirmations: decision.confirmations })
+      ...(decision.confirmations === undefined ? {} : { confirmations: decision.confirmations }),
+      ...(first.score?.gate === undefined ? {} : { gate: first.score.gate })
     })
     yield* events.publish({ _tag: "Decided", id, decision, entry })
     if (id === 0 && !decision.keep) {

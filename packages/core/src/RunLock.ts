@@ -69,6 +69,16 @@ export const self = (): LockOwner => {
   return { pid: process.pid, ...(start === undefined ? {} : { start }), ...(boot === undefined ? {} : { boot }) }
 }
 
+/** The live process that holds `<stateDir>/lock`, if any (for a reader in another process). */
+export const heldBy = (stateDir: string): LockOwner | undefined => {
+  try {
+    const owner = parseLock(fs.readFileSync(path.join(stateDir, "lock"), "utf8"))
+    return owner !== undefined && isHeld(owner, machine()) ? owner : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Takes `<stateDir>/lock` while the scope lives; fails with `busy(pid)` while another
  * live process holds it. A lock whose holder is gone, or that names nobody, is taken over.

@@ -10,6 +10,7 @@ import type { Budget, MetricSpec, ResearchConfig, ResolvedConfig } from "./Confi
 import { resolveConfig } from "./Config.ts"
 import { type LoopEvent, LoopEvents } from "./Events.ts"
 import { Journal } from "./Journal.ts"
+import * as LiveStatus from "./LiveStatus.ts"
 import * as Loop from "./Loop.ts"
 import type { NoiseFloor } from "./Noise.ts"
 import type { Proposer } from "./Proposer.ts"
@@ -77,6 +78,24 @@ const follow = (onEvent: NonNullable<RunOptions["onEvent"]>, config: ResolvedCon
     }))
   })
 
+/** Keeps `live.json` (what runs now, for the live page in another process) while the scope lives; a failed write is skipped. */
+const keepLiveStatus = (stateDir: string) =>
+  Effect.gen(function*() {
+    const events = yield* LoopEvents
+    let status = LiveStatus.initial(new Date().toISOString())
+    return yield* Effect.forkScoped(Stream.runForEach(events.subscribe, (event) =>
+      Effect.sync(() => {
+        const after = LiveStatus.next(status, event, new Date().toISOString())
+        if (after === status) return
+        status = after
+        try {
+          LiveStatus.write(stateDir, status)
+        } catch {
+          // the live page shows an older status; the run goes on
+        }
+      })))
+  })
+
 export const run = Effect.fn("Research.run")(function*(options: RunOptions) {
   const config = withBudget(options.config, options.budget)
   const modules = options.configModules ?? []
@@ -101,6 +120,7 @@ export const run = Effect.fn("Research.run")(function*(options: RunOptions) {
     const journal = yield* Journal
     const events = yield* LoopEvents
     const printer = yield* follow(onEvent, config, willVerify)
+    yield* keepLiveStatus(where.stateDir)
     if (setAside !== undefined) yield* events.publish({ _tag: "SetAside", what: setAside })
     for (const what of warnings) yield* events.publish({ _tag: "Warned", what })
     for (const dropped of journal.dropped) {

@@ -62,6 +62,8 @@ export * as History from "./History.ts"
 export * as Research from "./Research.ts"
 /** Progress lines for a run's events: `Progress.print` for `onEvent`, the live line for a terminal. */
 export * as Progress from "./Progress.ts"
+/** What a run is doing now, in `live.json`, for a reader in another process. */
+export * as LiveStatus from "./LiveStatus.ts"
 /** Running an effect from a plain script so that Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops it cleanly. */
 export * as Signals from "./Signals.ts"
 /** Carrying a research run's best kept experiment into another research directory. */
