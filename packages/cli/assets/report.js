@@ -119,7 +119,7 @@ function renderCharts(data) {
     const box = chartBox("chart-cost", "cumulative cost and wall time")
     const chart = new uPlot({
       ...size,
-      scales: { x: { time: false }, usd: {}, hours: {} },
+      scales: { x: { time: false }, usd: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] }, hours: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } },
       series: [
         { label: "experiment" },
         { label: "cost (USD)", scale: "usd", stroke: "#7b3294", width: 2 },
@@ -151,7 +151,8 @@ function renderCharts(data) {
       columns.push(stacks[k])
     }
     const box = chartBox("chart-phases", "seconds per experiment, by phase")
-    const chart = new uPlot({ ...size, scales: { x: { time: false } }, series, axes: [{ label: "experiment" }, { label: "seconds", size: 60 }] }, columns, box)
+    const fromZero = { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] }
+    const chart = new uPlot({ ...size, scales: { x: { time: false }, y: fromZero }, series, axes: [{ label: "experiment" }, { label: "seconds", size: 60 }] }, columns, box)
     box.dataset.points = String(rows.length)
     state.charts.push(chart)
   }
@@ -283,14 +284,20 @@ function renderFilter(data) {
 function renderProgress(progress) {
   const box = document.getElementById("progress")
   if (!box) return
-  if (!progress || !progress.phase) {
-    box.replaceChildren(el("span", { class: "muted", text: progress && progress.running === false ? "no run is going" : "between phases" }))
+  if (!progress || progress.running === false) {
+    const last = progress && progress.phase ? ` (last seen: #${progress.id} ${progress.phase})` : ""
+    box.replaceChildren(el("span", { class: "muted", "data-running": "false", text: `no run is going now${last}; the page follows the journal, and a resumed run` }))
+    return
+  }
+  if (!progress.phase) {
+    box.replaceChildren(el("span", { class: "muted", "data-running": "true", text: progress.id === null ? "starting" : `#${progress.id}: between phases` }))
     return
   }
   const elapsed = (Date.now() - Date.parse(progress.startedAt)) / 1000
   const budget = progress.phase === "train" ? progress.budgetSeconds : undefined
   const bar = el("progress", { max: String(budget || 1), value: String(budget ? Math.min(elapsed, budget) : 0) })
-  box.replaceChildren(el("span", { text: `#${progress.id} ${progress.phase} ${seconds(elapsed)}${budget ? ` of ${seconds(budget)}` : ""} ` }), bar)
+  const left = budget ? (elapsed <= budget ? `, ${seconds(budget - elapsed)} left` : `, over by ${seconds(elapsed - budget)}`) : ""
+  box.replaceChildren(el("span", { "data-running": "true", text: `#${progress.id} ${progress.phase} ${seconds(elapsed)}${budget ? ` of ${seconds(budget)}` : ""}${left} ` }), bar)
 }
 
 function render(data) {

@@ -81,7 +81,9 @@ Command.run(cli, { version: "0.1.0" }).pipe(
   }),
   Effect.onInterrupt(() =>
     Effect.sync(() => {
-      if (!outputClosed) process.stderr.write("\nautoresearch: interrupted; run the same command again to resume\n")
+      if (outputClosed) return
+      // Ctrl-C is how a live page is stopped: nothing to resume.
+      process.stderr.write(process.argv[2] === "serve" ? "\nautoresearch: stopped serving\n" : "\nautoresearch: interrupted; run the same command again to resume\n")
     })
   ),
   Effect.provide(NodeServices.layer),

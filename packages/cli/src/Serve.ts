@@ -132,10 +132,13 @@ export const serve = (options: ServeOptions) =>
         }
       })
 
-      // Changes: the journal (an experiment finished) and live.json (a phase began or ended).
-      let seen = { journal: stamp(journal), live: stamp(liveFile) }
+      // Changes: the journal (an experiment finished), live.json (a phase began or ended) and
+      // the lock (a run started, ended or was killed: the lock stays, but its holder is gone).
+      const lock = path.join(where.stateDir, "lock")
+      const state = () => ({ journal: stamp(journal), live: stamp(liveFile) + (LiveStatus.read(where.stateDir)?.running ? "+" : "-") + stamp(lock) })
+      let seen = state()
       const poll = setInterval(() => {
-        const now = { journal: stamp(journal), live: stamp(liveFile) }
+        const now = state()
         const events = [
           ...(now.journal !== seen.journal ? [`event: journal\ndata: {}\n\n`] : []),
           ...(now.live !== seen.live ? [`event: progress\ndata: ${liveBody()}\n\n`] : [])

@@ -9,6 +9,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Image, Resize } from "@autoresearch/metrics"
+import { writeCrops } from "../../metrics/src/Crops.ts"
 import { cliBin, makeToyRepo, plain, readJournal, type ToyRepo, toyDir } from "./fixtures.ts"
 
 /** Set for the run and the server: nothing either shows may contain it. */
@@ -270,6 +272,43 @@ describe.skipIf(chromiumPath === undefined && !mustRun)("in a real browser (chro
     await page.close()
   })
 
+  it("the image panel's images decode: LR input, bicubic, the model, the baseline, the target, and their error maps", async () => {
+    // The crops the PSNR-gated scorer keeps, for the baseline and the best (the toy's scorer keeps none).
+    const [count, height, width] = [2, 64, 64]
+    const target = Image.stack(count, height, width)
+    for (let i = 0; i < target.data.length; i++) target.data[i] = 0.4 + 0.3 * Math.sin(i * 0.05) * Math.cos(i * 0.0031)
+    const low = { stack: Resize.resizeStack(target, height / 4, width / 4), scale: 4 }
+    for (const id of [0, 4]) {
+      const prediction = Image.stack(count, height, width, target.data.map((v, i) => v + 0.02 * (id === 0 ? 2 : 1) * Math.sin(i)))
+      writeCrops(stateDir, String(id), prediction, { target, low, dataKey: "browser-test" }, { crops: 2, dataRange: 1, maxPsnrDb: 100 })
+    }
+    const out = path.join(repo.root, "images.html")
+    cli(["report", "research", "--tag", tag, "--out", out], repo.root)
+    const { page, errors, requests } = await open()
+    await page.goto(`file://${out}`)
+    await page.click('#experiments tr.row[data-id="4"]')
+    await page.waitForSelector('tr.details[data-details="4"] .images')
+    const images = await page.locator('tr.details[data-details="4"] .images img').evaluateAll((nodes) =>
+      Promise.all(nodes.map(async (node) => {
+        const image = node as unknown as { decode: () => Promise<void>; naturalWidth: number; naturalHeight: number; alt: string }
+        await image.decode()
+        return { alt: image.alt, width: image.naturalWidth, height: image.naturalHeight }
+      }))
+    )
+    const names = images.map((image) => image.alt)
+    expect(names).toEqual(expect.arrayContaining(["LR input", "bicubic", "this experiment (#4)", "baseline model (#0)", "HR target", "bicubic error", "compare"]))
+    for (const image of images) expect(image.width, image.alt).toBeGreaterThan(0)
+    expect(images.filter((image) => image.alt === "HR target").every((image) => image.width === 48 && image.height === 48)).toBe(true)
+    // The toggle shows the other panel of the pair in place.
+    const compare = page.locator('tr.details[data-details="4"] img.compare').first()
+    const before = await compare.getAttribute("src")
+    await page.locator('tr.details[data-details="4"] .compare-box button').first().click()
+    expect(await compare.getAttribute("src")).not.toBe(before)
+    expect(errors).toEqual([])
+    expect(requests).toEqual([`file://${out}`])
+    await page.close()
+  })
+
   it("the live page shows a new experiment within 2 s of its journal line", async () => {
     const served = await startServe()
     try {
@@ -290,10 +329,20 @@ describe.skipIf(chromiumPath === undefined && !mustRun)("in a real browser (chro
       } finally {
         fs.writeFileSync(journal, before)
       }
-      // The live status: a phase going now shows a progress bar.
-      fs.writeFileSync(path.join(stateDir, "live.json"), JSON.stringify({ id: 6, phase: "train", startedAt: new Date().toISOString(), budgetSeconds: 20, updatedAt: new Date().toISOString() }))
-      await page.waitForSelector("#progress progress", { timeout: 2000 })
-      expect(await page.locator("#progress").textContent()).toContain("#6 train")
+      // The live status: a killed run's last phase is not shown as going; a run holding the lock is.
+      const live = path.join(stateDir, "live.json")
+      const now = new Date().toISOString()
+      fs.writeFileSync(live, JSON.stringify({ id: 6, phase: "train", startedAt: now, budgetSeconds: 20, updatedAt: now }))
+      await page.locator("#progress", { hasText: "no run is going now (last seen: #6 train)" }).waitFor({ timeout: 2000 })
+      // This test's process stands in for a resumed run: the lock names a live process.
+      fs.writeFileSync(path.join(stateDir, "lock"), JSON.stringify({ pid: process.pid }) + "\n")
+      try {
+        await page.waitForSelector("#progress progress", { timeout: 2000 })
+        expect(await page.locator("#progress").textContent()).toMatch(/#6 train \d+\.\d s of 20\.0 s, \d+\.\d s left/)
+      } finally {
+        fs.rmSync(path.join(stateDir, "lock"), { force: true })
+      }
+      await page.locator("#progress", { hasText: "no run is going now (last seen: #6 train)" }).waitFor({ timeout: 2000 })
       expect(errors).toEqual([])
       // A path outside the run's logs, typed in the browser.
       const response = await page.goto(new URL("runs/%2e%2e/journal.jsonl", served.url).href)
