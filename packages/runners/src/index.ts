@@ -14,6 +14,8 @@ export * as PhaseEnv from "./PhaseEnv.ts"
 export * as PhaseLimits from "./PhaseLimits.ts"
 export * as PhaseProcess from "./PhaseProcess.ts"
 export * as RunDirWatch from "./RunDirWatch.ts"
+/** The runner contract as checks to run a runner against (LocalRunner passes them; so should yours). */
+export * as RunnerContract from "./RunnerContract.ts"
 export * as Sandbox from "./Sandbox.ts"
 export * as Triage from "./Triage.ts"
 export * as VramWatch from "./VramWatch.ts"
