@@ -435,8 +435,13 @@ def time_budget():
 
 
 def threads():
-    """CPU threads for torch: $AUTORESEARCH_THREADS when the runner sets it, else every core."""
-    return int(os.environ.get("AUTORESEARCH_THREADS") or os.cpu_count() or 1)
+    """CPU threads for torch: $AUTORESEARCH_THREADS when the runner sets it (a share of the cores
+    for each of several experiments at once), else $OMP_NUM_THREADS, else the cores this
+    process may run on."""
+    for name in ("AUTORESEARCH_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name, "").strip().isdigit():
+            return max(1, int(os.environ[name]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def device():

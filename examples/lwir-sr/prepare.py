@@ -310,6 +310,16 @@ def time_budget():
     return float(os.environ.get("AUTORESEARCH_BUDGET_SECONDS", TIME_BUDGET))
 
 
+def threads():
+    """CPU threads for torch: $AUTORESEARCH_THREADS when the runner sets it (a share of the cores
+    for each of several experiments at once), else $OMP_NUM_THREADS, else the cores this
+    process may run on."""
+    for name in ("AUTORESEARCH_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name, "").strip().isdigit():
+            return max(1, int(os.environ[name]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def device():
     """The device to train on: $AUTORESEARCH_DEVICE, else the first GPU, else the CPU.
     A CUDA device always carries its index (torch's memory calls need one)."""

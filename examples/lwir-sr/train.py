@@ -91,7 +91,7 @@ device = prepare.device()
 cuda = device.type == "cuda"
 vram_budget = prepare.apply_vram_budget(device)
 if not cuda:
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(prepare.threads())
 if cuda:
     torch.backends.cudnn.benchmark = True
 amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16

@@ -60,6 +60,12 @@ export interface LocalRunnerOptions {
   readonly maxProcesses?: number
   /** Size (GB) the run directory may reach while a phase runs; the phase is killed past it (default 20). */
   readonly runDirGb?: number
+  /**
+   * CPU threads each phase may use: set as `AUTORESEARCH_THREADS`, `OMP_NUM_THREADS` and
+   * `MKL_NUM_THREADS` (the bundled examples give it to torch), so that experiments sharing
+   * a machine do not oversubscribe its cores. Default: not set (a phase takes every core).
+   */
+  readonly threads?: number
   /** Further paths no phase may see (added to the experiment's hidden paths and the user's credential files). */
   readonly hide?: ReadonlyArray<string>
   /** Further paths every sandboxed phase may read, e.g. a toolkit or weights under your home, which is otherwise emptied. */
@@ -233,6 +239,7 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
         gpus: lease.gpus.map((gpu) => gpu.index),
         hideGpus: options.gpus === "none",
         vramBudgetGb: options.vramBudgetGb,
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
         marker: [markerVariable, marker]
       }),
       phase: phase.env

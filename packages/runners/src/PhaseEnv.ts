@@ -108,6 +108,8 @@ export interface RunnerVariablesInput {
   /** Hide every GPU from a phase that leased none (the runner was told to use none). */
   readonly hideGpus: boolean
   readonly vramBudgetGb: number | undefined
+  /** CPU threads the phase may use (set for torch, OpenMP and MKL); undefined leaves them alone. */
+  readonly threads?: number
   /** The variable and value that mark the phase's processes. */
   readonly marker: readonly [string, string]
 }
@@ -136,5 +138,8 @@ export const runnerVariables = (input: RunnerVariablesInput): Record<string, str
     : input.hideGpus
     ? { CUDA_VISIBLE_DEVICES: "" }
     : {}),
-  ...(input.vramBudgetGb === undefined ? {} : { AUTORESEARCH_VRAM_GB: String(input.vramBudgetGb) })
+  ...(input.vramBudgetGb === undefined ? {} : { AUTORESEARCH_VRAM_GB: String(input.vramBudgetGb) }),
+  ...(input.threads === undefined
+    ? {}
+    : { AUTORESEARCH_THREADS: String(input.threads), OMP_NUM_THREADS: String(input.threads), MKL_NUM_THREADS: String(input.threads) })
 })

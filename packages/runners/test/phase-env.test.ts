@@ -138,4 +138,9 @@ describe("runnerVariables", () => {
     assert.strictEqual(runnerVariables({ ...input, hideGpus: true }).CUDA_VISIBLE_DEVICES, "")
     assert.notProperty(runnerVariables(input), "CUDA_VISIBLE_DEVICES")
   })
+
+  it("sets a thread count for torch, OpenMP and MKL only when given one", () => {
+    assert.deepInclude(runnerVariables({ ...input, threads: 2 }), { AUTORESEARCH_THREADS: "2", OMP_NUM_THREADS: "2", MKL_NUM_THREADS: "2" })
+    for (const name of ["AUTORESEARCH_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"]) assert.notProperty(runnerVariables(input), name)
+  })
 })
