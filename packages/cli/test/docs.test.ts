@@ -12,7 +12,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, describe, expect, it } from "vitest"
-import { allExamples, docFiles, type Example, writeDocFiles } from "./doc-examples.ts"
+import { Proposal } from "@autoresearch/core"
+import { Knobs } from "@autoresearch/llm"
+import { Schema } from "effect"
+import { allExamples, docFiles, type Example, fragments, pages, unmarkedBlocks, writeDocFiles } from "./doc-examples.ts"
 import { cliBin, repoRoot } from "./fixtures.ts"
 
 const execFileAsync = promisify(execFile)
@@ -26,12 +29,77 @@ const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.del
 /** The scratch project: every file the docs show, with the repository's installed packages (the built ones). */
 const project = (() => {
   writeDocFiles(scratch, files)
+  // each TypeScript fragment, in its wrapper, beside the files: type-checked with them
+  examples.forEach((example, index) => {
+    if (example.kind !== "fragment") return
+    const wrapper = fragments[example.name!]!
+    fs.mkdirSync(path.join(scratch, "fragments"), { recursive: true })
+    fs.writeFileSync(path.join(scratch, "fragments", `${example.name}-${index}.ts`), `${wrapper.before}${example.text}${wrapper.after}`)
+  })
   fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(scratch, "node_modules"))
   fs.writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "docs", private: true, type: "module" }))
   return scratch
 })()
 
+/** The CLI's --help, by subcommand ("" for the top level), asked once each. */
+const helps = new Map<string, Promise<string>>()
+const helpOf = (command: string) => {
+  if (!helps.has(command)) {
+    const args = command === "" ? ["--help"] : [command, "--help"]
+    helps.set(command, execFileAsync(process.execPath, [cliBin, ...args], { encoding: "utf8", env }).then((done) => done.stdout))
+  }
+  return helps.get(command)!
+}
+const subcommandsOf = (top: string) => [...top.split(/^SUBCOMMANDS$/m)[1]!.split(/\n\s*\n/)[0]!.matchAll(/^ {2}(\S+) {2,}\S/gm)].map((match) => match[1]!)
+const flagsOf = (help: string) => [...(help.split(/^FLAGS$/m)[1] ?? "").matchAll(/^ {2}(--[a-z-]+)/gm)].map((match) => match[1]!)
+
 describe("the documentation's examples", () => {
+  it("each carry a marker that says what they are, so that a new one is checked or declared illustration", () => {
+    expect(pages().flatMap(unmarkedBlocks)).toEqual([])
+  })
+
+  it("give only commands the CLI and ./dev have, with flags their --help lists", async () => {
+    const devCommands = [...fs.readFileSync(path.join(repoRoot, "dev"), "utf8").matchAll(/^ {2}([a-z|-]+)\)/gm)].flatMap((match) => match[1]!.split("|"))
+    const subcommands = subcommandsOf(await helpOf(""))
+    const usages = examples.filter((example) => example.kind === "usage")
+    expect(usages.length).toBeGreaterThanOrEqual(10)
+    for (const example of usages) {
+      for (const line of example.text.split("\n").map((text) => text.trim()).filter((text) => text !== "")) {
+        const where = `${example.page}:${example.line}: ${line}`
+        const command = line.replace(/^(?:[A-Z_]+=\S*\s+)+/, "")
+        if (/^(?:git\s|npx nx\s|export [A-Z_]+=)/.test(command)) continue
+        const dev = /^\.\/dev (\S+)/.exec(command)
+        if (dev !== null) {
+          expect(devCommands, where).toContain(dev[1])
+          continue
+        }
+        const cli = /^(?:autoresearch|npx autoresearch|node packages\/cli\/dist\/bin\.js) (\S+)/.exec(command)
+        expect(cli, `${where}: not a command of autoresearch or ./dev`).not.toBeNull()
+        expect(subcommands, where).toContain(cli![1])
+        const own = flagsOf(await helpOf(cli![1]!))
+        for (const [, flag] of line.matchAll(/(?:^|[\s[])(--[a-z][a-z-]*)/g)) expect(own, where).toContain(flag)
+      }
+    }
+  }, 60_000)
+
+  it("show JSON that decodes, and knob annotations KnobProposer reads", () => {
+    const schemas: Record<string, Schema.Codec<unknown, unknown>> = { proposal: Proposal as unknown as Schema.Codec<unknown, unknown> }
+    const jsons = examples.filter((example) => example.kind === "json")
+    expect(jsons.length).toBeGreaterThanOrEqual(1)
+    for (const example of jsons) {
+      const schema = schemas[example.name!]
+      expect(schema, `${example.page}:${example.line}: no schema ${example.name}`).toBeDefined()
+      Schema.decodeUnknownSync(schema!)(JSON.parse(example.text))
+    }
+    const knobs = examples.filter((example) => example.kind === "knobs")
+    expect(knobs.length).toBeGreaterThanOrEqual(1)
+    for (const example of knobs) {
+      const parsed = Knobs.parseKnobs([{ path: "train.py", content: example.text }])
+      expect(parsed.problems, `${example.page}:${example.line}`).toEqual([])
+      expect(parsed.knobs.length).toBe(example.text.trim().split("\n").length)
+    }
+  })
+
   it("are marked where they can be run: files, commands and their output, the install", () => {
     const where = (example: Example) => `${example.page}:${example.line}`
     expect(examples.filter((example) => example.kind === "file").map((example) => example.name).sort()).toEqual([

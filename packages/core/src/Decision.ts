@@ -37,8 +37,8 @@ export interface Verdict {
   /** One line saying why. */
   readonly reason: string
   readonly status: EntryStatus
-  /** Every flag for the journal: the runner's, the scorer's (a plug-in may raise its own) and the decision's, once each. */
-  readonly flags: ReadonlyArray<string>
+  /** Every flag for the journal: the runner's, the scorer's (a plug-in's own is `custom:<name>`) and the decision's, once each. */
+  readonly flags: ReadonlyArray<Flag>
   /** The metrics to record: the scorer's, the primary one the confirmation mean once confirmed. */
   readonly metrics: Readonly<Record<string, number>>
   /** Confirmation values that scored, when confirmation runs were made. */

@@ -24,11 +24,11 @@ export type LoopEvent =
   | {
     readonly _tag: "PhaseStarted"
     readonly id: number
-    readonly phase: PhaseName | (string & {})
+    readonly phase: PhaseName
     /** Where the phase's log will be, absolute (`<runDir>/<phase>.log`, as the local runner writes it): for a live steps/s. */
     readonly log?: string
   }
-  | { readonly _tag: "PhaseFinished"; readonly id: number; readonly phase: PhaseName | (string & {}); readonly seconds: number }
+  | { readonly _tag: "PhaseFinished"; readonly id: number; readonly phase: PhaseName; readonly seconds: number }
   | { readonly _tag: "Scored"; readonly id: number; readonly score: Score }
   | { readonly _tag: "Decided"; readonly id: number; readonly decision: Verdict; readonly entry: JournalEntry }
   | { readonly _tag: "NoiseRun"; readonly run: number; readonly of: number; readonly seed: number; readonly value: number | undefined }

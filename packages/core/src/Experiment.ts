@@ -7,13 +7,14 @@ import { Schema } from "effect"
 
 /**
  * The phases the harness plans (see Plan.ts): `predict-test` is `verify`'s predict on the
- * test split. A runner may be handed a phase of another name, so `Phase.name` stays a string.
+ * test split. A config names its commands by the fixed keys of `phases` (Config.ts), so
+ * these are every phase a runner is handed.
  */
 export const PhaseName = Schema.Literals(["prepare", "train", "predict", "predict-test"])
 export type PhaseName = typeof PhaseName.Type
 
 export const Phase = Schema.Struct({
-  name: Schema.String,
+  name: PhaseName,
   /** Full argv, interpreter included. */
   command: Schema.Array(Schema.String),
   timeoutSeconds: Schema.Number,

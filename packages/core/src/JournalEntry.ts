@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import { RunEnvironment } from "./Environment.ts"
+import { JournalFlag } from "./Flags.ts"
 import { Cost } from "./Proposal.ts"
 
 export const EntryStatus = Schema.Literals(["keep", "discard", "crash", "timeout", "oom", "invalid"])
@@ -18,7 +19,8 @@ export const JournalEntry = Schema.Struct({
   status: EntryStatus,
   metrics: Schema.Record(Schema.String, Schema.Number),
   reported: Schema.Record(Schema.String, Schema.Number),
-  flags: Schema.Array(Schema.String),
+  /** Any string decodes: one outside the known families reads as `custom:<it>` (see `JournalFlag`). */
+  flags: Schema.Array(JournalFlag),
   description: Schema.String,
   hypothesis: Schema.String,
   reason: Schema.optional(Schema.String),

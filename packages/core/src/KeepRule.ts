@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import type { MetricSpec } from "./Config.ts"
-import { belowGate, isIntegrityFlag } from "./Flags.ts"
+import { belowGate, Flag, isIntegrityFlag } from "./Flags.ts"
 import type { RunStatus } from "./RunResult.ts"
 import type { Score } from "./Score.ts"
 
@@ -20,7 +20,7 @@ export const Decision = Schema.Struct({
   /** One line saying why. */
   reason: Schema.String,
   /** Flags for a human that do not change the decision (e.g. `below-bicubic` on the baseline). */
-  flags: Schema.Array(Schema.String)
+  flags: Schema.Array(Flag)
 })
 export type Decision = typeof Decision.Type
 

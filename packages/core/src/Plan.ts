@@ -51,7 +51,7 @@ export const experimentPhases = (config: PlanConfig, cache: CacheLayout, runDir:
       writable: []
     },
     ...(config.phases.predict === undefined ? [] : [{
-      name: "predict",
+      name: "predict" as const,
       command: [...config.python, ...config.phases.predict],
       timeoutSeconds: config.budget.predictSeconds,
       env: { ...env, AUTORESEARCH_INPUTS_DIR: cache.inputs },

@@ -3,12 +3,14 @@
  * the duration and where the log is. The runner says what happened; it never scores.
  */
 import { Schema } from "effect"
+import { PhaseName } from "./Experiment.ts"
+import { Flag } from "./Flags.ts"
 
 export const RunStatus = Schema.Literals(["ok", "crash", "timeout", "oom", "killed"])
 export type RunStatus = typeof RunStatus.Type
 
 export const PhaseResult = Schema.Struct({
-  name: Schema.String,
+  name: PhaseName,
   exitCode: Schema.NullOr(Schema.Number),
   signal: Schema.NullOr(Schema.String),
   seconds: Schema.Number,
@@ -28,7 +30,7 @@ export const RunResult = Schema.Struct({
   logTail: Schema.String,
   warnings: Schema.optional(Schema.Array(Schema.String)),
   /** Flags for the journal, e.g. `vram-exceeded` or `disk-full`: which cap ended the run. */
-  flags: Schema.optional(Schema.Array(Schema.String))
+  flags: Schema.optional(Schema.Array(Flag))
 })
 export type RunResult = typeof RunResult.Type
 

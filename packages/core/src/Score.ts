@@ -3,7 +3,7 @@
  * the experiment printed (for comparison only), the gate it must beat, and flags.
  */
 import { Schema } from "effect"
-import { IntegrityFlag } from "./Flags.ts"
+import { Flag, IntegrityFlag } from "./Flags.ts"
 
 export const ScoreStatus = Schema.Literals(["ok", "invalid"])
 
@@ -16,7 +16,8 @@ export const Score = Schema.Struct({
   reported: Schema.Record(Schema.String, Schema.Number),
   /** A baseline the primary metric must beat (e.g. bicubic upscaling), when the task has one. */
   gate: Schema.optional(Schema.Struct({ name: Schema.String, value: Schema.Number })),
-  flags: Schema.Array(Schema.String)
+  /** See Flags.ts: a plug-in's own flag is `custom:<name>`. */
+  flags: Schema.Array(Flag)
 })
 export type Score = typeof Score.Type
 

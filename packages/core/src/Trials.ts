@@ -13,6 +13,7 @@ import type { ResolvedConfig } from "./Config.ts"
 import { LoopEvents } from "./Events.ts"
 import { LoopError } from "./LoopError.ts"
 import type { Experiment, Phase } from "./Experiment.ts"
+import type { IntegrityFlag } from "./Flags.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
 import { cacheLayout, experimentPhases, preparePhase } from "./Plan.ts"
 import { unsafeContents } from "./RunDir.ts"
@@ -232,7 +233,7 @@ export const open = Effect.fn("Trials.open")(function*(
     result: RunResult,
     split: { readonly hiddenDir: string; readonly cacheDir: string }
   ) {
-    const flags: Array<string> = []
+    const flags: Array<IntegrityFlag> = []
     const train = result.phases.find((phase) => phase.name === "train")
     if (result.status === "ok" && train !== undefined && overBudget(train.seconds, config.budget)) flags.push("budget-exceeded")
     const changed = yield* checkSeals()

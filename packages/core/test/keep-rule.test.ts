@@ -84,7 +84,7 @@ describe("keepRule", () => {
   })
 
   it("discards a candidate carrying integrity flags, naming them", () => {
-    for (const flag of ["immutable-modified", "metric-mismatch", "non-finite", "budget-exceeded"]) {
+    for (const flag of ["immutable-modified", "metric-mismatch", "non-finite", "budget-exceeded"] as const) {
       const decision = keepRule(ok(score({ val_psnr: 99 }, { flags: [flag] })), 30, maxMetric)
       assert.isFalse(decision.keep, flag)
       assert.strictEqual(decision.reason, `integrity: ${flag}`)

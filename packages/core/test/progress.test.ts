@@ -3,7 +3,9 @@
  * the flags as types, and the loop's errors as a union of reasons with one message each.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { belowGate, isFlag, isIntegrityFlag } from "../src/Flags.ts"
+import { Schema } from "effect"
+import { belowGate, customFlag, type Flag, flagKind, isFlag, isIntegrityFlag, JournalFlag } from "../src/Flags.ts"
+import { parseJournal } from "../src/Journal.ts"
 import type { JournalEntry } from "../src/JournalEntry.ts"
 import { describe as describeReason, LoopError, type LoopErrorReason } from "../src/LoopError.ts"
 import {
@@ -224,6 +226,50 @@ describe("flags as types", () => {
     }
     expect(isFlag("something-else")).toBe(false)
     expect(belowGate("bicubic")).toBe("below-bicubic")
+  })
+
+  it("takes a plug-in's own flag as custom:<name>, and names each flag's family", () => {
+    expect(customFlag("lr-inconsistent")).toBe("custom:lr-inconsistent")
+    expect(isFlag("custom:lr-inconsistent")).toBe(true)
+    expect(isIntegrityFlag("custom:metric-mismatch")).toBe(false)
+    const kinds: ReadonlyArray<readonly [Flag, string]> = [
+      ["non-finite", "integrity"],
+      ["disk-full", "cap"],
+      ["ssim-drop", "notice"],
+      ["below-bicubic", "below-gate"],
+      ["custom:lr-inconsistent", "custom"]
+    ]
+    for (const [flag, kind] of kinds) expect(flagKind(flag)).toBe(kind)
+  })
+
+  it("reads any string the journal holds: one outside the families as custom:<it>", () => {
+    const decode = Schema.decodeUnknownSync(JournalFlag)
+    expect(decode("below-bicubic")).toBe("below-bicubic")
+    expect(decode("lr-inconsistent")).toBe("custom:lr-inconsistent")
+    expect(Schema.encodeSync(JournalFlag)("custom:lr-inconsistent")).toBe("custom:lr-inconsistent")
+  })
+
+  it("reads a journal line written before flags were typed", () => {
+    // A line as an earlier version wrote it, with a flag no longer in the union.
+    const line = JSON.stringify({
+      id: 3,
+      parent: "a".repeat(40),
+      commit: "b".repeat(40),
+      status: "discard",
+      metrics: { val_psnr: 30.5 },
+      reported: { val_psnr: 30.5 },
+      flags: ["ssim-drop", "below-bicubic", "lr-inconsistent"],
+      description: "wider",
+      hypothesis: "more capacity",
+      seconds: { train: 60, predict: 3 },
+      cost: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, usd: 0 },
+      fingerprint: "f",
+      seed: 1,
+      startedAt: "2025-01-01T00:00:00.000Z",
+      finishedAt: "2025-01-01T00:01:00.000Z"
+    })
+    const read = parseJournal(new TextEncoder().encode(line + "\n"), "journal.jsonl")
+    expect(read.entries.map((entry) => entry.flags)).toEqual([["ssim-drop", "below-bicubic", "custom:lr-inconsistent"]])
   })
 })
 

@@ -4,7 +4,7 @@
  * Numbers the experiment printed are read from its train log and only compared.
  */
 import { Effect, Layer, Schema } from "effect"
-import { reportedByTrain, Scorer, ScorerError, type Score, TrustedCommand } from "@autoresearch/core"
+import { type Flag, reportedByTrain, Scorer, ScorerError, type Score, TrustedCommand } from "@autoresearch/core"
 import * as path from "node:path"
 
 export interface CommandScorerOptions {
@@ -75,7 +75,7 @@ export const make = (options: CommandScorerOptions) =>
         ),
         Effect.map((output): Score => {
           const reported = reportedByTrain(input.run)
-          const flags = mismatch(reported[options.metric], output.metrics[options.metric], options.tolerance)
+          const flags: Array<Flag> = mismatch(reported[options.metric], output.metrics[options.metric], options.tolerance)
             ? ["metric-mismatch"]
             : []
           const primary = output.metrics[options.metric]

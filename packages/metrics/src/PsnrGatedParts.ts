@@ -3,7 +3,7 @@
  * verdict file, checking predictions before they are measured, and the no-reference
  * measures. Kept apart so that the scorer itself stays readable.
  */
-import { readRegularFile } from "@autoresearch/core"
+import { type Flag, readRegularFile } from "@autoresearch/core"
 import { Result, Schema, SchemaIssue } from "effect"
 import * as path from "node:path"
 import { bicubicBaseline } from "./Baseline.ts"
@@ -62,7 +62,7 @@ export const verdictRejection = (file: string, name = path.basename(file)): stri
 
 export interface Rejection {
   readonly reason: string
-  readonly flags: Array<string>
+  readonly flags: Array<Flag>
 }
 
 /**

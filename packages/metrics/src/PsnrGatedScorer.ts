@@ -6,7 +6,7 @@
  * report reference predictions written by trusted code, honour a verdict written by the
  * trusted predict step, and, without targets, compute no-reference measures only.
  */
-import { type JournalEntry, readRegularFile, reportedByTrain, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
+import { type Flag, type JournalEntry, readRegularFile, reportedByTrain, type Score, Scorer, ScorerError, type ScoreInput } from "@autoresearch/core"
 import { Effect, Layer, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -183,7 +183,7 @@ const problemWith = (options: PsnrGatedScorerOptions): string | undefined => {
   return undefined
 }
 
-const invalid = (reason: string, reported: Record<string, number>, flags: Array<string> = []): Score => ({
+const invalid = (reason: string, reported: Record<string, number>, flags: Array<Flag> = []): Score => ({
   status: "invalid",
   reason,
   metrics: {},
@@ -445,7 +445,7 @@ export const make = (options: PsnrGatedScorerOptions = {}) => {
       ? { metrics: yield* withoutTargets(input, prediction, low!, scale!), gate: undefined }
       : yield* withTargets(input, prediction, { ...data, target })
 
-    const flags: Array<string> = []
+    const flags: Array<Flag> = []
     if (metricMismatch(reported, metrics[primary], primary, tolerance)) flags.push("metric-mismatch")
     if (ssimDrop(metrics, input.incumbent)) flags.push("ssim-drop")
     return {

@@ -4,7 +4,7 @@
  * (or a proposer) can act on, and the journal's flags. The runner gathers the facts; this
  * module decides what they mean.
  */
-import type { RunStatus } from "@autoresearch/core"
+import type { CapFlag, RunStatus } from "@autoresearch/core"
 import * as os from "node:os"
 import { formatGb } from "./Caps.ts"
 
@@ -82,7 +82,7 @@ export interface Verdict {
   readonly status: RunStatus
   readonly reason?: string
   /** For the journal: which cap ended the phase (`memory-cap`, `pids-cap`, `disk-full`, `vram-exceeded`). */
-  readonly flags?: ReadonlyArray<string>
+  readonly flags?: ReadonlyArray<CapFlag>
 }
 
 const oomPatterns = [

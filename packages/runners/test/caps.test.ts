@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import { execa } from "execa"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -14,6 +13,7 @@ import {
   resolveCaps
 } from "../src/Caps.ts"
 import { bwrapArgs } from "../src/Sandbox.ts"
+import { runProcess, startProcess } from "./run-process.ts"
 
 const caps = { memoryGb: 0.5, maxProcesses: 20, runDirGb: 0.01 }
 
@@ -127,10 +127,10 @@ describe.skipIf(process.platform === "win32")("enterCgroupArgv", () => {
     try {
       const files = [path.join(dir, "a.procs"), path.join(dir, "b.procs")]
       const [shell, ...args] = enterCgroupArgv(files)
-      const child = execa(shell!, [...args, "/bin/sh", "-c", "echo $$"], { reject: false })
-      const run = await child
+      const child = startProcess(shell!, [...args, "/bin/sh", "-c", "echo $$"])
+      const run = await child.finished
       assert.strictEqual(run.exitCode, 0)
-      const pid = String(run.stdout).trim()
+      const pid = run.stdout.trim()
       assert.strictEqual(pid, String(child.pid))
       for (const file of files) assert.strictEqual(fs.readFileSync(file, "utf8").trim(), pid)
     } finally {
@@ -140,10 +140,10 @@ describe.skipIf(process.platform === "win32")("enterCgroupArgv", () => {
 
   it("refuses to run the command when a file cannot be written", async () => {
     const [shell, ...args] = enterCgroupArgv(["/nonexistent/dir/cgroup.procs"])
-    const run = await execa(shell!, [...args, "/bin/sh", "-c", "echo ran"], { reject: false })
+    const run = await runProcess(shell!, [...args, "/bin/sh", "-c", "echo ran"])
     assert.strictEqual(run.exitCode, cgroupEntryFailed)
-    assert.notInclude(String(run.stdout), "ran")
-    assert.include(String(run.stderr), "autoresearch: cannot enter the phase's cgroup (/nonexistent/dir/cgroup.procs)")
+    assert.notInclude(run.stdout, "ran")
+    assert.include(run.stderr, "autoresearch: cannot enter the phase's cgroup (/nonexistent/dir/cgroup.procs)")
   })
 
   it("is nothing without files", () => {

@@ -4,7 +4,7 @@
  * experiments over small stdlib-only Python scripts, and a watcher that records every
  * process carrying a marker so that a test can check none of them survived.
  */
-import { type Experiment, type Phase, Runner, type RunResult } from "@autoresearch/core"
+import { type Experiment, type Phase, type PhaseName, Runner, type RunResult } from "@autoresearch/core"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -106,7 +106,7 @@ export const useLayouts = () => {
 
 export const scriptPhase = (
   layout: Layout,
-  name: string,
+  name: PhaseName,
   script: string,
   options: Partial<Omit<Phase, "command">> & { readonly args?: ReadonlyArray<string>; readonly python?: string } = {}
 ): Phase => {

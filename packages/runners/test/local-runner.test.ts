@@ -254,7 +254,7 @@ describe("LocalRunner, wherever it runs", () => {
         "import os\nprint(open(os.path.join(os.environ['AUTORESEARCH_RUN_DIR'], 'model.json')).read())\n",
         { readable: [layout.cache.inputs] }
       )
-      const never = scriptPhase(layout, "never", "print('not reached')\n")
+      const never = scriptPhase(layout, "predict-test", "print('not reached')\n")
       const failing = scriptPhase(layout, "predict", "import sys\nsys.exit(3)\n")
       const ok = yield* run(experiment(layout, "two", [train, predict]), { sandbox: "auto" })
       assert.strictEqual(ok.status, "ok")

@@ -1,11 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execa } from "execa"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as PhaseLimits from "../src/PhaseLimits.ts"
 import { systemPython } from "./fixtures.ts"
+import { runProcess, startProcess } from "./run-process.ts"
 
 describe("what triage is told of the caps", () => {
   const caps = { memoryGb: 0.3, maxProcesses: 25, runDirGb: 1 }
@@ -57,14 +57,14 @@ describe.skipIf(!cgroup)(`a phase's cgroup (${enforcement.method} here)`, () => 
         assert.isAtMost(memory, 0.3e9)
         assert.isAbove(memory, 0.3e9 - 4096 * 16)
         const [file, ...args] = limits.argv
-        const child = execa(file!, [...args, "/bin/sleep", "5"], { reject: false })
+        const child = startProcess(file!, [...args, "/bin/sleep", "5"])
         const until = Date.now() + 5000
         while (!limits.cgroup!.members().includes(child.pid!) && Date.now() < until) yield* Effect.sleep("10 millis")
         assert.include(limits.cgroup!.members(), child.pid!)
         return { dirs, child }
       }))
       // the scope closed: the sleeper was killed, and the cgroup removed
-      const exit = yield* Effect.promise(() => seen.child)
+      const exit = yield* Effect.promise(() => seen.child.finished)
       assert.strictEqual(exit.signal, "SIGKILL")
       for (const dir of seen.dirs) assert.isFalse(fs.existsSync(dir))
     }))
@@ -98,9 +98,9 @@ describe.skipIf(prlimit === undefined || process.platform !== "linux")("a phase'
         return { limits, seen: limits.seen() }
       }))
       const [file, ...args] = limits.argv
-      const run = yield* Effect.promise(() => execa(file!, [...args, python, "-c", script], { reject: false }))
+      const run = yield* Effect.promise(() => runProcess(file!, [...args, python, "-c", script]))
       fs.rmSync(dir, { recursive: true, force: true })
-      assert.deepStrictEqual(String(run.stdout).split("\n"), ["MemoryError", "errno 27"])
+      assert.deepStrictEqual(run.stdout.trimEnd().split("\n"), ["MemoryError", "errno 27"])
       assert.isUndefined(limits.cgroup)
       assert.strictEqual(limits.warnings[0], warning)
       assert.deepStrictEqual(seen, {

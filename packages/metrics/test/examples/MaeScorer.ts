@@ -1,4 +1,4 @@
-import { reportedByTrain, type Score, Scorer, ScorerError } from "@autoresearch/core"
+import { type Flag, reportedByTrain, type Score, Scorer, ScorerError } from "@autoresearch/core"
 import { Image, ImageFile } from "@autoresearch/metrics"
 import { Effect, Layer } from "effect"
 import * as path from "node:path"
@@ -25,7 +25,7 @@ export const MaeScorer = Layer.succeed(Scorer, Scorer.of({
     let sum = 0
     for (let i = 0; i < prediction.data.length; i++) sum += Math.abs(prediction.data[i]! - clean.stack.data[i]!)
     const mae = sum / prediction.data.length
-    const flags = reported.val_mae !== undefined && Math.abs(reported.val_mae - mae) > 1e-4 ? ["metric-mismatch"] : []
+    const flags: Array<Flag> = reported.val_mae !== undefined && Math.abs(reported.val_mae - mae) > 1e-4 ? ["metric-mismatch"] : []
     return { status: "ok", metrics: { val_mae: mae }, reported, flags }
   })
 }))
