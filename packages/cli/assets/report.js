@@ -220,7 +220,12 @@ function toggle(id) {
 }
 
 function details(row) {
-  const extra = (state.data.details || {})[row.id] || {}
+  if (state.data.details === undefined) {
+    // A report file keeps the details apart, parsed on the first row opened: a long run's report opens faster.
+    const element = document.getElementById("report-details")
+    state.data.details = element ? JSON.parse(element.textContent) : {}
+  }
+  const extra = state.data.details[row.id] || {}
   const cell = el("td", { colspan: String(COLUMNS.length) })
   if (row.reason) cell.append(el("p", {}, el("b", { text: "reason: " }), el("span", { text: row.reason })))
   cell.append(el("p", {}, el("b", { text: "commit: " }), el("code", { text: row.commit || "-" }), el("span", { text: "  parent: " }), el("code", { text: row.parent || "-" })))
@@ -286,7 +291,7 @@ function renderProgress(progress) {
   if (!box) return
   if (!progress || progress.running === false) {
     const last = progress && progress.phase ? ` (last seen: #${progress.id} ${progress.phase})` : ""
-    box.replaceChildren(el("span", { class: "muted", "data-running": "false", text: `no run is going now${last}; the page follows the journal, and a resumed run` }))
+    box.replaceChildren(el("span", { class: "muted", "data-running": "false", text: `no run is going now${last}; the page updates when one resumes` }))
     return
   }
   if (!progress.phase) {

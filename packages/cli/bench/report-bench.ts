@@ -1,6 +1,7 @@
 /**
- * How fast a large report opens: 200 experiments, each with a diff and log tails, some
- * with image panels, written by the report's own page function and opened from disk in
+ * How fast a large report opens: 200 experiments, each with a diff and log tails, every
+ * kept one (one in eight here) with three image crops (five panels, four error maps, about
+ * the size of real ones), written by the report's own page function and opened from disk in
  * chromium (playwright-core on the system browser). It prints the time from navigation to
  * the page drawn (charts and table), against the 2 s target, and the file's size.
  *
@@ -10,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { JournalEntry } from "@autoresearch/core"
+import { FalseColour, type Image, Png } from "@autoresearch/metrics"
 import { type FullReport, page } from "../src/Report.ts"
 import { reportData } from "../src/ReportData.ts"
 
@@ -52,20 +54,24 @@ const diff = (id: number) =>
   `-LEARNING_RATE = 1e-3\n+LEARNING_RATE = ${(1e-3 * (1 + (id % 9))).toExponential(1)}\n` +
   Array.from({ length: 3 }, (_, k) => ` context line ${k + 3}\n`).join("")
 const log = Array.from({ length: 60 }, (_, k) => `step ${k * 100}  loss 0.0${k}  lr 1e-3  ${k}%  30.1 steps/s`).join("\n")
-// One 48x48 false-colour PNG stands in for each panel: the cost is in decoding, not in what it shows.
-const pixel = "iVBORw0KGgoAAAANSUhEUgAAADAAAAAwCAIAAADYYG7QAAAAQ0lEQVR4nO3OMQ0AIAwAsOFfNBr4cBCSVkHbzlxBFRQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQ8vQG0rgPl7aGdnQAAAABJRU5ErkJggg=="
-const images = {
+// 48x48 false-colour crops of noisy content, as the scorer keeps them (about the size of real ones).
+const crop = (seed: number) => {
+  const image: Image.Frame = { height: 48, width: 48, data: new Float32Array(48 * 48) }
+  for (let i = 0; i < image.data.length; i++) image.data[i] = 0.5 + 0.3 * Math.sin((i + seed) * 0.13) + 0.1 * Math.sin(i * seed * 0.71)
+  return `data:image/png;base64,${Buffer.from(Png.encodePng(FalseColour.falseColour(image, { palette: "inferno", lo: 0, hi: 1 }))).toString("base64")}`
+}
+const imagesOf = (id: number) => ({
   title: "validation crops, x4",
   range: "value range 0.2 to 0.9 in every panel",
   crops: Array.from({ length: 3 }, (_, k) => ({
     name: `crop ${k}`,
-    panels: ["LR input", "bicubic", "this model", "baseline model", "HR target"].map((name) => ({
+    panels: ["LR input", "bicubic", `this experiment (#${id})`, "baseline model (#0)", "HR target"].map((name, n) => ({
       name,
-      image: `data:image/png;base64,${pixel}`,
-      error: `data:image/png;base64,${pixel}`
+      image: crop(id * 31 + k * 7 + n),
+      ...(n === 4 ? {} : { error: crop(id * 17 + k * 5 + n + 1000) })
     }))
   }))
-}
+})
 const data: FullReport = {
   ...reportData(entries, { tag: "bench", branch: "autoresearch/bench", metric: { name: "val_psnr", direction: "max" } }),
   details: Object.fromEntries(entries.map((entry) => [
@@ -73,7 +79,7 @@ const data: FullReport = {
     {
       ...(entry.id === 0 ? {} : { diff: diff(entry.id) }),
       logs: [{ name: "train.log", tail: log, truncated: true }, { name: "predict.log", tail: "predictions: (48, 96, 96)", truncated: false }],
-      ...(entry.status === "keep" ? { images } : {})
+      ...(entry.status === "keep" ? { images: imagesOf(entry.id) } : {})
     }
   ]))
 }

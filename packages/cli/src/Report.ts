@@ -69,7 +69,8 @@ export const collect = Effect.fnUntraced(function*(
   const details: Record<number, ExperimentDetails> = {}
   const diffs = yield* Effect.forEach(entries, (entry) => experimentDiff(where, entry), { concurrency: 4 })
   entries.forEach((entry, k) => {
-    const images = readImages(path.join(where.stateDir, "images"), entry.id)
+    // Crops of kept experiments only: the ones worth looking at, and what keeps a long run's report light.
+    const images = entry.status === "keep" ? readImages(path.join(where.stateDir, "images"), entry.id) : undefined
     details[entry.id] = {
       ...(diffs[k] === undefined ? {} : { diff: diffs[k] }),
       logs: logTails(entry, where.runsDir),
@@ -90,6 +91,11 @@ const inlineScript = (source: string) => source.replace(/<\/(script)/gi, "<\\/$1
 export const inlineJson = (value: unknown) =>
   JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026")
     .replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")
+
+/** The data in two script elements: the summary and rows, read at once, and each experiment's details, read when a row first opens. */
+const inlineData = ({ details, ...rest }: FullReport) =>
+  `<script id="report-data" type="application/json">${inlineJson(rest)}</script>\n` +
+  `<script id="report-details" type="application/json">${inlineJson(details)}</script>`
 
 export const escapeHtml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;")
@@ -128,7 +134,7 @@ export const page = (data: FullReport | undefined, options: { readonly live: boo
 <h2>Experiments</h2>
 <div class="toolbar"><label>status <select id="filter"></select></label><span id="shown" class="muted"></span><span class="muted">click a row for its diff, logs and images; click a column to sort</span></div>
 <table id="experiments"></table>
-${data === undefined ? "" : `<script id="report-data" type="application/json">${inlineJson(data)}</script>`}
+${data === undefined ? "" : inlineData(data)}
 <script>${inlineScript(dependency("uplot/dist/uPlot.iife.min.js"))}</script>
 <script>${inlineScript(dependency("diff2html/bundles/js/diff2html.min.js"))}</script>
 <script>${inlineScript(asset("report.js"))}</script>

@@ -81,7 +81,10 @@ describe("autoresearch report", () => {
     expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src 'none';[^"]*connect-src 'none'/)
     // Nothing is loaded from anywhere: no element names an outside resource.
     expect(html).not.toMatch(/<(script|link|img|iframe)[^>]+(src|href)=["']?(https?:)?\/\//i)
-    const data = JSON.parse(/<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!)
+    const data = {
+      ...JSON.parse(/<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!),
+      details: JSON.parse(/<script id="report-details" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!)
+    }
     expect(data.experiments.map((row: { status: string }) => row.status)).toEqual(["keep", "keep", "discard", "crash", "keep"])
     expect(data.summary.best.id).toBe(4)
     // Each candidate that became a commit has its diff against its parent, and the crash its log.
@@ -99,8 +102,8 @@ describe("autoresearch report", () => {
       cli(["report", "research", "--tag", tag, "--out", out], repo.root)
       const html = fs.readFileSync(out, "utf8")
       expect(html).not.toContain("<img src=x")
-      const data = JSON.parse(/<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!)
-      expect(data.details[3].logs[0].tail).toContain("</script><img src=x onerror=alert(1)> & \u2028")
+      const details = JSON.parse(/<script id="report-details" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!)
+      expect(details[3].logs[0].tail).toContain("</script><img src=x onerror=alert(1)> & \u2028")
     } finally {
       fs.writeFileSync(log, original)
     }
