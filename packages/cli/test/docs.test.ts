@@ -114,6 +114,7 @@ describe("the documentation's examples", () => {
       "plugins/MaeScorer.ts",
       "plugins/MseScorer.ts",
       "plugins/NiceRunner.ts",
+      "plugins/nice-runner.contract.ts",
       "psnr/autoresearch.config.ts",
       "research.ts",
       "research/autoresearch.config.ts",
