@@ -498,6 +498,81 @@ def peak_vram_gb(dev):
 
 
 # ---------------------------------------------------------------------------
+# Throughput: FLOPs per sample from the layer shapes, and the card's utilisation. Here, in
+# the immutable file, so an experiment cannot count its own work more generously.
+
+# Dense BF16 tensor-core peaks, TFLOP/s with FP32 accumulate, from NVIDIA's data sheets and
+# architecture whitepapers; matched by a substring of torch.cuda.get_device_name, first match
+# wins (so the PCIe H100 comes before the SXM one).
+BF16_PEAK_TFLOPS = (
+    ("H200", 989.4),
+    ("H100 PCIe", 756.5),
+    ("H100", 989.4),
+    ("A100", 312.0),
+    ("L40S", 362.1),
+    ("RTX 5080", 112.6),
+    ("RTX 4090", 165.2),
+    ("RTX 3090", 71.0),
+)
+
+
+def peak_tflops(device_name):
+    """The card's dense BF16 peak (TFLOP/s), or None for a card not in the table."""
+    for name, peak in BF16_PEAK_TFLOPS:
+        if name in device_name:
+            return peak
+    return None
+
+
+def flops_per_sample(model, input_shape):
+    """Training FLOPs per sample: 3 x the forward pass's multiply-adds x 2 (the backward
+    pass costs about twice the forward), counted from the shapes of every convolution and
+    linear layer on one dry run of a zero input of `input_shape` (batch 1), on the CPU;
+    None when they cannot be counted."""
+    import copy
+    import torch
+    import torch.nn as nn
+    counted = [0]
+
+    def conv(module, inputs, output):
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        counted[0] += 2 * output.numel() * (module.in_channels // module.groups) * kernel
+
+    def linear(module, inputs, output):
+        counted[0] += 2 * output.numel() * module.in_features
+
+    try:
+        probe = copy.deepcopy(model).float().cpu().eval()
+        if any(isinstance(m, torch.jit.ScriptModule) for m in probe.modules()):
+            return None  # a TorchScript part (a promoted backbone) hides its layers from hooks
+        hooks = [m.register_forward_hook(conv) for m in probe.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        hooks += [m.register_forward_hook(linear) for m in probe.modules() if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            probe(torch.zeros(*input_shape))
+    except Exception as error:  # the count is a report, never a reason to lose the run
+        print(f"flops_per_sample: not counted ({type(error).__name__}: {error})")
+        return None
+    return 3 * counted[0]
+
+
+def throughput(flops, samples, seconds, hr_pixels, dev):
+    """What a training run achieved: samples/s, HR pixels/s, TFLOP/s and, on a known card,
+    MFU (achieved over the card's BF16 peak). A dict for write_run_metrics; printed as the
+    `name: value` lines the scorer reports."""
+    import torch
+    rate = samples / max(seconds, 1e-9)
+    stats = {"samples_per_second": rate, "pixels_per_second": rate * hr_pixels}
+    if flops is None:
+        return stats
+    stats.update(tflops=rate * flops / 1e12, flops_per_sample=float(flops))
+    if dev.type == "cuda":
+        peak = peak_tflops(torch.cuda.get_device_name(dev))
+        if peak is not None:
+            stats["mfu"] = stats["tflops"] / peak
+    return stats
+
+
+# ---------------------------------------------------------------------------
 # Predict: the trusted step between training and scoring. THE FROZEN PARTS ARE ENFORCED
 # HERE: the pipeline is built from mfsr.py, never from the experiment's code, and the
 # experiment's weights must fit it exactly; only the fusion module comes from the run.

@@ -164,9 +164,14 @@ with torch.no_grad():
                                     {"forward": example, "features": example})
 traced.save(os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "model.pt"))
 peak = prepare.peak_vram_gb(device)
-prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed)
+# Throughput from prepare's FLOP count (a training sample: forward and backward on one LR patch).
+rates = prepare.throughput(prepare.flops_per_sample(model, (1, 1) + lr_all.shape[1:]), samples=(step - WARMUP_STEPS) * BATCH_SIZE,
+                           seconds=elapsed, hr_pixels=hr_all.shape[1] * hr_all.shape[2], dev=device)
+prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed, **rates)
 print(f"train_loss: {smoothed:.6f}")
 print(f"steps: {step}")
 print(f"steps_per_second: {(step - WARMUP_STEPS) / elapsed:.2f}")
 print(f"training_seconds: {elapsed:.1f}")
 print(f"peak_vram_gb: {peak:.2f}")
+for name, value in rates.items():
+    print(f"{name}: {value:.6g}")

@@ -49,7 +49,11 @@ function renderSummary(data) {
       item(s.gate ? `gain over ${s.gate.name}` : "gain over the gate", s.gate ? signed(s.gainOverGate) : "no gate", "gain-gate"),
       item("keep rate", s.keepRate === null ? "-" : `${(100 * s.keepRate).toFixed(0)} % (${s.kept} kept)`, "keep-rate"),
       item("total cost", `$${s.costUsd.toFixed(2)}`, "cost"),
-      item("experiments per hour", s.experimentsPerHour === null ? "-" : s.experimentsPerHour.toFixed(1), "pace")),
+      item("experiments per hour", s.experimentsPerHour === null ? "-" : s.experimentsPerHour.toFixed(1), "pace"),
+      s.throughput
+        ? item("best's throughput", `${s.throughput.samplesPerSecond.toFixed(0)} samples/s` +
+          (s.throughput.mfu !== null ? `, ${(100 * s.throughput.mfu).toFixed(1)} % MFU` : s.throughput.tflops !== null ? `, ${s.throughput.tflops.toFixed(2)} TFLOP/s` : ""), "throughput")
+        : null),
     s.best && s.best.commit
       ? el("p", { class: "checkout" }, "best commit ", el("code", { text: s.best.commit }), ": ", el("code", { text: s.best.checkout }))
       : null

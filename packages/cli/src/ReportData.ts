@@ -51,6 +51,8 @@ export interface ReportSummary {
   readonly hours: number
   readonly experimentsPerHour: number | null
   readonly counts: Readonly<Record<string, number>>
+  /** What the best experiment's training reported of its throughput (samples/s; TFLOP/s and MFU where counted). */
+  readonly throughput: { readonly samplesPerSecond: number; readonly tflops: number | null; readonly mfu: number | null } | null
 }
 
 export interface ReportData {
@@ -138,7 +140,10 @@ export const reportData = (
       costUsd: entries.reduce((total, entry) => total + entry.cost.usd, 0),
       hours,
       experimentsPerHour: hours > 0 ? entries.length / hours : null,
-      counts
+      counts,
+      throughput: best?.reported.samples_per_second === undefined
+        ? null
+        : { samplesPerSecond: best.reported.samples_per_second, tflops: best.reported.tflops ?? null, mfu: best.reported.mfu ?? null }
     },
     experiments
   }

@@ -82,7 +82,19 @@ export const table = (
         (entry.status !== "keep" && entry.status !== "discard" && entry.reason ? ` (${entry.reason})` : "")
     ]
   })
-  const header = ["id", "commit", "status", metric.name, "vs best", "gain/MAD", "time", "description"]
+  // Throughput, where the training reports it (the bundled examples do): samples/s, and MFU on a known GPU.
+  const rate = (entry: JournalEntry) => entry.reported.samples_per_second
+  const mfu = (entry: JournalEntry) => entry.reported.mfu
+  const throughput = [
+    ...(entries.some((entry) => rate(entry) !== undefined)
+      ? [{ title: "samples/s", cell: (entry: JournalEntry) => (rate(entry) === undefined ? "" : rate(entry)!.toFixed(rate(entry)! >= 100 ? 0 : 1)) }]
+      : []),
+    ...(entries.some((entry) => mfu(entry) !== undefined)
+      ? [{ title: "MFU", cell: (entry: JournalEntry) => (mfu(entry) === undefined ? "" : `${(100 * mfu(entry)!).toFixed(1)}%`) }]
+      : [])
+  ]
+  rows.forEach((row, k) => row.splice(7, 0, ...throughput.map((column) => column.cell(entries[k]!))))
+  const header = ["id", "commit", "status", metric.name, "vs best", "gain/MAD", "time", ...throughput.map((column) => column.title), "description"]
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     cells.map((cell, column) => (column === cells.length - 1 ? cell : pad(cell, widths[column]!))).join("  ")

@@ -54,6 +54,12 @@ describe("reportData", () => {
     expect(s.experimentsPerHour).toBeCloseTo(6 / ((5 * 30 + 29) / 60), 10)
     expect(s.counts).toEqual({ keep: 3, discard: 2, crash: 1 })
     expect(s.secondary).toBe("val_ssim")
+    expect(s.throughput).toBeNull()
+  })
+
+  it("gives the best experiment's throughput where its training reported one", () => {
+    const rows = [entry(0, "keep", { val_psnr: 30 }, { reported: { samples_per_second: 250, tflops: 0.08 } })]
+    expect(reportData(rows, options).summary.throughput).toEqual({ samplesPerSecond: 250, tflops: 0.08, mfu: null })
   })
 
   it("reads gains in the metric's direction when lower is better", () => {
