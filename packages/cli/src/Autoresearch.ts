@@ -9,7 +9,7 @@
 import { type Proposer, Research, Signals } from "@autoresearch/core"
 import { Effect, type Layer } from "effect"
 import { loadConfig } from "./LoadConfig.ts"
-import { checkPython, runnerLayer, scorerLayer } from "./Open.ts"
+import { checkPython, type RunnerChoice, runnerLayer, scorerLayer } from "./Open.ts"
 import { chooseProposer, type ProposerName } from "./ProposerChoice.ts"
 
 export interface RunOptions extends Omit<Research.RunOptions, "config" | "configModules" | "proposer" | "onStart"> {
@@ -17,6 +17,8 @@ export interface RunOptions extends Omit<Research.RunOptions, "config" | "config
   readonly proposer?: Layer.Layer<Proposer, unknown> | ProposerName
   /** For the replay proposer: a folder whose subfolders, in name order, hold new versions of mutable files. */
   readonly replayDir?: string
+  /** Which runner when none is passed: the config's (default), the local one, or Slurm. */
+  readonly runnerChoice?: RunnerChoice
   /** For claude and openai: a model other than the default, and preparing the next proposal while one trains. */
   readonly model?: string
   readonly prefetch?: boolean
@@ -47,14 +49,14 @@ export const run = Effect.fn("Autoresearch.run")(function*(options: RunOptions) 
     })
   const python = yield* checkPython(config.python)
   const scorer = options.scorer ?? (yield* scorerLayer(config))
-  const { onStart, proposer: _proposer, replayDir: _replayDir, model: _model, prefetch: _prefetch, ...shared } = options
+  const { onStart, proposer: _proposer, replayDir: _replayDir, model: _model, prefetch: _prefetch, runnerChoice, ...shared } = options
   return yield* Research.run({
     ...shared,
     dir,
     config,
     configModules: modules,
     proposer: chosen.layer,
-    runner: options.runner ?? runnerLayer(config),
+    runner: options.runner ?? runnerLayer(config, runnerChoice),
     scorer,
     ...(onStart === undefined ? {} : {
       onStart: ({ where }) => onStart({ dir, where, proposer: { name: chosen.name, why: chosen.why }, python })

@@ -78,6 +78,10 @@ const run = Command.make(
       Flag.withDescription("Start the tag over: its earlier run's refs, branch head and state files are set aside under previous/<time>/, and the branch restarts at HEAD"),
       Flag.withDefault(false)
     ),
+    runner: Flag.Literals("runner", ["config", "local", "slurm"]).pipe(
+      Flag.withDescription("config (the config's runner, else local) | local (phases as sandboxed subprocesses here) | slurm (each phase a Slurm batch job, sandboxed on its node)"),
+      Flag.withDefault("config")
+    ),
     serve: Flag.Boolean("serve").pipe(
       Flag.withDescription("Also serve the live page of the run (as `autoresearch serve`) while it goes"),
       Flag.withDefault(false)
@@ -127,6 +131,7 @@ const run = Command.make(
         },
         ...Option.match(input.verifySeeds, { onNone: () => ({}), onSome: (verifySeeds) => ({ verifySeeds }) }),
         fresh: input.fresh,
+        runnerChoice: input.runner,
         onStart: (started) =>
           write(
             `autoresearch: ${started.dir === process.cwd() ? "." : shown(started.dir)} on branch ${started.where.branch} (${started.python}, proposer ${started.proposer.name}: ${started.proposer.why})\n`

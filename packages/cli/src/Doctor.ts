@@ -35,6 +35,8 @@ export interface Probes {
   readonly sandbox: Sandbox.Probe
   /** Names of the API keys and endpoints set in the environment. */
   readonly apiKeys: ReadonlyArray<string>
+  /** Slurm's commands, for `--runner slurm`: each one's version, or why it did not answer. */
+  readonly slurm?: ReadonlyArray<{ readonly command: string; readonly version?: string; readonly error?: string }>
 }
 
 export type Level = "ok" | "warn" | "fail"
@@ -126,7 +128,25 @@ export const checks = (probes: Probes): Array<Check> => {
         text: "api keys: none set — set ANTHROPIC_API_KEY or OPENAI_API_KEY for an LLM proposer; offline proposers need none"
       }
   )
+  lines.push(...slurmChecks(probes.slurm))
   return lines
+}
+
+/** Slurm, needed only for `--runner slurm`: nothing to warn of where none is installed. */
+const slurmChecks = (slurm: Probes["slurm"]): Array<Check> => {
+  if (slurm === undefined) return []
+  const sbatch = slurm.find((tool) => tool.command === "sbatch")
+  if (sbatch?.error === "not found") return [{ level: "ok", text: "slurm: not installed (needed only for --runner slurm)" }]
+  return slurm.map((tool): Check => {
+    if (tool.command === "sacct" && tool.error !== undefined && /accounting storage is disabled/i.test(tool.error)) {
+      return { level: "ok", text: "slurm sacct: accounting is off; the Slurm runner follows jobs with scontrol" }
+    }
+    if (tool.error === undefined) return { level: "ok", text: `slurm ${tool.command}: ${tool.version ?? "answers"}` }
+    return {
+      level: tool.command === "sacct" ? "warn" : "fail",
+      text: `slurm ${tool.command}: ${tool.error}${tool.command === "sacct" ? " (the Slurm runner needs only scontrol)" : " — --runner slurm needs sbatch, squeue, scontrol and scancel working"}`
+    }
+  })
 }
 
 const marks: Record<Level, string> = { ok: "ok  ", warn: "warn", fail: "FAIL" }
@@ -177,6 +197,19 @@ const probePython = Effect.fnUntraced(function*(command: ReadonlyArray<string>) 
   return { command, version: version.stdout.trim(), torch: parsed }
 })
 
+/** Each Slurm command asked something harmless: its version, the queue, the partitions, the accounting. */
+const probeSlurm = Effect.forEach([
+  ["sbatch", "--version"],
+  ["squeue", "--version"],
+  ["scontrol", "ping"],
+  ["scancel", "--version"],
+  ["sacct", "-n", "-X", "-S", "now"]
+], (argv) =>
+  capture(argv, 20_000).pipe(Effect.map((found) => ({
+    command: argv[0]!,
+    ...(found.error === undefined ? { version: found.stdout.trim().split("\n")[0] ?? "" } : { error: found.error })
+  }))))
+
 /** Runs every probe; none fails, each says what it found. */
 export const probe = Effect.fnUntraced(function*(python: ReadonlyArray<string>) {
   const git = yield* capture(["git", "--version"], 30_000)
@@ -187,7 +220,8 @@ export const probe = Effect.fnUntraced(function*(python: ReadonlyArray<string>) 
     python: yield* probePython(python),
     gpus: nvidiaSmi === undefined ? undefined : yield* GpuPool.detect(nvidiaSmi),
     sandbox: yield* Sandbox.probe(),
-    apiKeys: apiKeyNames.filter((name) => (process.env[name] ?? "") !== "")
+    apiKeys: apiKeyNames.filter((name) => (process.env[name] ?? "") !== ""),
+    slurm: yield* probeSlurm
   } satisfies Probes
 })
 
@@ -212,4 +246,4 @@ export const doctor = Command.make(
     const failed = found.filter((check) => check.level === "fail").length
     if (failed > 0) return yield* new CliError({ reason: `doctor: ${failed} check${failed === 1 ? "" : "s"} failed` })
   })
-).pipe(Command.withDescription("Check this machine for research runs: Node, git, python and torch, GPUs, sandbox, API keys"))
+).pipe(Command.withDescription("Check this machine for research runs: Node, git, python and torch, GPUs, sandbox, API keys, Slurm"))

@@ -5,7 +5,7 @@
  */
 import { Command as ShortCommand, Research, type ResolvedConfig } from "@autoresearch/core"
 import { CommandScorer } from "@autoresearch/metrics"
-import { LocalRunner } from "@autoresearch/runners"
+import { LocalRunner, SlurmRunner } from "@autoresearch/runners"
 import { Effect, Option } from "effect"
 import * as path from "node:path"
 import { CliError, defaultTag, loadConfig } from "./LoadConfig.ts"
@@ -32,14 +32,28 @@ export const scorerLayer = (config: ResolvedConfig) => {
   return Effect.fail(new CliError({ reason: "no scorer: set `phases.score` or `scorer` in autoresearch.config.ts" }))
 }
 
-/** The config's runner, else the local one with the config's VRAM budget and host caps. */
-export const runnerLayer = (config: ResolvedConfig) =>
-  config.runner ?? LocalRunner.layer({
-    ...(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb }),
-    ...(config.budget.memoryGb === undefined ? {} : { memoryGb: config.budget.memoryGb }),
-    ...(config.budget.maxProcesses === undefined ? {} : { maxProcesses: config.budget.maxProcesses }),
-    ...(config.budget.runDirGb === undefined ? {} : { runDirGb: config.budget.runDirGb })
-  })
+/** LocalRunner's options from the config: its VRAM budget and host caps. */
+export const localOptions = (config: ResolvedConfig): LocalRunner.LocalRunnerOptions => ({
+  ...(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb }),
+  ...(config.budget.memoryGb === undefined ? {} : { memoryGb: config.budget.memoryGb }),
+  ...(config.budget.maxProcesses === undefined ? {} : { maxProcesses: config.budget.maxProcesses }),
+  ...(config.budget.runDirGb === undefined ? {} : { runDirGb: config.budget.runDirGb })
+})
+
+export type RunnerChoice = "config" | "local" | "slurm"
+
+/**
+ * The runner: `config` takes the config's own, else the local one with the config's caps;
+ * `local` the local one whatever the config says; `slurm` a SlurmRunner with its defaults,
+ * each phase run on its node by a local runner with the config's caps (a config sets
+ * partition, account or GPUs with `runner: SlurmRunner.layer({ ... })`).
+ */
+export const runnerLayer = (config: ResolvedConfig, choice: RunnerChoice = "config") =>
+  choice === "slurm"
+    ? SlurmRunner.layer({ local: localOptions(config) })
+    : choice === "config" && config.runner !== undefined
+    ? config.runner
+    : LocalRunner.layer(localOptions(config))
 
 /**
  * Loads and checks everything a training command needs; prints the checkout's warnings.

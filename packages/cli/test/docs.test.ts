@@ -119,7 +119,8 @@ describe("the documentation's examples", () => {
       "research.ts",
       "research/autoresearch.config.ts",
       "sandboxed/autoresearch.config.ts",
-      "score.mjs"
+      "score.mjs",
+      "slurm/autoresearch.config.ts"
     ])
     expect(examples.filter((example) => example.kind === "run").map(where)).toEqual([expect.stringMatching(/^docs\/metrics\.md:/)])
     expect(examples.filter((example) => example.kind === "install").map(where)).toEqual([expect.stringMatching(/^README\.md:/)])

@@ -30,6 +30,33 @@ describe("doctor's checks", () => {
     ])
   })
 
+  it("checks Slurm's commands for --runner slurm, and says nothing is wrong where Slurm is not installed", () => {
+    const slurm = (sacct: { version?: string; error?: string }, scancel: { version?: string; error?: string } = { version: "slurm 22.05.8" }): Probes => ({
+      ...healthy,
+      slurm: [
+        { command: "sbatch", version: "slurm 22.05.8" },
+        { command: "squeue", version: "slurm 22.05.8" },
+        { command: "scontrol", version: "Slurmctld(primary) at head is UP" },
+        { command: "scancel", ...scancel },
+        { command: "sacct", ...sacct }
+      ]
+    })
+    assert.deepStrictEqual(lines(slurm({ error: "Slurm accounting storage is disabled" })).slice(7), [
+      "ok    slurm sbatch: slurm 22.05.8",
+      "ok    slurm squeue: slurm 22.05.8",
+      "ok    slurm scontrol: Slurmctld(primary) at head is UP",
+      "ok    slurm scancel: slurm 22.05.8",
+      "ok    slurm sacct: accounting is off; the Slurm runner follows jobs with scontrol"
+    ])
+    assert.deepStrictEqual(lines(slurm({ error: "connection refused" }, { error: "permission denied" })).slice(10), [
+      "FAIL  slurm scancel: permission denied — --runner slurm needs sbatch, squeue, scontrol and scancel working",
+      "warn  slurm sacct: connection refused (the Slurm runner needs only scontrol)"
+    ])
+    assert.deepStrictEqual(lines({ ...healthy, slurm: [{ command: "sbatch", error: "not found" }] }).slice(7), [
+      "ok    slurm: not installed (needed only for --runner slurm)"
+    ])
+  })
+
   it("says what is wrong and how to fix it", () => {
     const broken: Probes = {
       node: "20.11.1",

@@ -17,6 +17,8 @@ export * as RunDirWatch from "./RunDirWatch.ts"
 /** The runner contract as checks to run a runner against (LocalRunner passes them; so should yours). */
 export * as RunnerContract from "./RunnerContract.ts"
 export * as Sandbox from "./Sandbox.ts"
+/** Each phase as a Slurm batch job, run on its node through LocalRunner. */
+export * as SlurmRunner from "./SlurmRunner.ts"
 export * as Triage from "./Triage.ts"
 export * as VramWatch from "./VramWatch.ts"
 export * as Watch from "./Watch.ts"

@@ -1,0 +1,232 @@
+/**
+ * A runner for a cluster run by Slurm: each phase of an experiment is a batch job. The job
+ * runs the phase through `LocalRunner` on its node (SlurmPhase.ts), inside the bubblewrap
+ * sandbox there, so the guarantees are the local ones: hidden paths emptied, no secrets, a
+ * time limit with the whole tree killed, a bounded log in the run directory (which must be
+ * on a filesystem the nodes share). Slurm adds its own limits (`--time` is the phase's
+ * limit plus a grace, `--mem`, `--gres`), and the runner follows the job to its end with
+ * `scontrol` (many small clusters run without the accounting database, so `sacct` is not
+ * needed), then triages from the job's final state:
+ *
+ * - `COMPLETED`: the phase's own result, as `LocalRunner` triaged it;
+ * - `TIMEOUT`: `timeout`; `OUT_OF_MEMORY`: `oom`;
+ * - `CANCELLED`, `NODE_FAIL`, `PREEMPTED`, `BOOT_FAIL`: `killed`, resubmitted once first;
+ * - `FAILED` and the rest: the phase's result if it wrote one, else `crash` with the log's tail.
+ *
+ * The job carries no environment of the submitter's (`--export=NONE`): only `PATH` and the
+ * locale are set in its script. Its name holds a key of the research run and the
+ * experiment (`autoresearch-<key>-<id>-<phase>`), so an interrupted run cancels its job,
+ * and a run resumed after a crash cancels the jobs the dead one left.
+ */
+import { combineRunResults, Command, type Experiment, type Phase, type RunResult, Runner, RunnerError } from "@autoresearch/core"
+import { Effect, Layer } from "effect"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { LocalRunnerOptions } from "./LocalRunner.ts"
+import type { PhaseSpec } from "./SlurmPhase.ts"
+
+export interface SlurmRunnerOptions {
+  readonly partition?: string
+  readonly account?: string
+  /** Generic resources per job, e.g. `gpu:1`; none by default. */
+  readonly gres?: string
+  /** Memory per job in GB (`--mem`); Slurm's default when unset. */
+  readonly memGb?: number
+  readonly cpusPerTask?: number
+  /** Seconds added to a phase's limit for Slurm's `--time` (default 120): the phase's own limit is enforced first, on the node. */
+  readonly graceSeconds?: number
+  /** Further `sbatch` arguments, e.g. `["--qos=short"]`. */
+  readonly extraArgs?: ReadonlyArray<string>
+  /** How often the job's state is read, in ms (default 1000). */
+  readonly pollMs?: number
+  /** How a phase runs on its node (sandbox, caps, threads): `LocalRunner`'s options; its GPU pool is the job's. */
+  readonly local?: LocalRunnerOptions
+  /** The Node.js executable on the compute nodes (default this one's path: the nodes must share it). */
+  readonly node?: string
+  /** Where Slurm's commands are, when not on PATH. */
+  readonly bin?: string
+}
+
+/** A job's final state, as `scontrol show job` names it. */
+export const finalStates = ["COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"] as const
+const requeued = new Set(["CANCELLED", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL"])
+
+/** `scontrol show job -o` output as fields. */
+export const parseJob = (line: string): Record<string, string> =>
+  Object.fromEntries(line.trim().split(/\s+/).flatMap((pair) => {
+    const at = pair.indexOf("=")
+    return at <= 0 ? [] : [[pair.slice(0, at), pair.slice(at + 1)]]
+  }))
+
+/** Slurm's `--time` for a phase limit: minutes:seconds, rounded up to the minute Slurm enforces. */
+export const slurmTime = (seconds: number) => `${Math.max(1, Math.ceil(seconds / 60))}:00`
+
+/** The key of a research run in its jobs' names: from its runs folder. */
+export const runKey = (runDir: string) => createHash("sha256").update(path.dirname(path.resolve(runDir))).digest("hex").slice(0, 10)
+
+export const jobName = (runDir: string, id: string, phase: string) => `autoresearch-${runKey(runDir)}-${id.replace(/[^A-Za-z0-9._-]/g, "_")}-${phase}`
+
+/** What a job's final state means for the phase, given the phase's own result when it wrote one. */
+export const triage = (
+  state: string,
+  phase: Pick<Phase, "name" | "timeoutSeconds">,
+  own: RunResult | undefined,
+  logTail: string,
+  runDir: string,
+  logPath: string
+): RunResult => {
+  if (state === "COMPLETED" && own !== undefined) return own
+  if (own !== undefined && state === "FAILED") return own
+  const base = { runDir, logTail, phases: [{ name: phase.name, exitCode: null, signal: null, seconds: 0, logPath, timedOut: state === "TIMEOUT" }] }
+  switch (state) {
+    case "TIMEOUT":
+    case "DEADLINE":
+      return { ...base, status: "timeout", reason: `Slurm ended ${phase.name}'s job at its time limit (${state})` }
+    case "OUT_OF_MEMORY":
+      return { ...base, status: "oom", reason: `Slurm ended ${phase.name}'s job: out of memory (OUT_OF_MEMORY)` }
+    case "CANCELLED":
+    case "NODE_FAIL":
+    case "PREEMPTED":
+    case "BOOT_FAIL":
+      return { ...base, status: "killed", reason: `${phase.name}'s job ended ${state}` }
+    default:
+      return { ...base, status: "crash", reason: `${phase.name}'s job ended ${state} without a result${logTail ? `: ${logTail.trim().split("\n").at(-1)}` : ""}` }
+  }
+}
+
+const phaseEntry = () => {
+  const here = import.meta.url
+  return fileURLToPath(new URL(here.endsWith(".ts") ? "./SlurmPhase.ts" : "./SlurmPhase.js", here))
+}
+
+export const make = Effect.fnUntraced(function*(options: SlurmRunnerOptions = {}) {
+  const bin = (name: string) => (options.bin === undefined ? name : path.join(options.bin, name))
+  const slurm = (name: string, args: ReadonlyArray<string>) =>
+    Command.run(bin(name), args, { timeoutMs: 60_000 }).pipe(
+      Effect.mapError((error) => new RunnerError({ runner: "slurm", reason: `${name} could not run: ${error.message}` }))
+    )
+  const cleaned = new Set<string>()
+
+  /** Cancels the jobs a killed run left for this research run (the lock says there is no other live one). */
+  const cancelLeftovers = (runDir: string) =>
+    Effect.gen(function*() {
+      const key = runKey(runDir)
+      if (cleaned.has(key)) return
+      cleaned.add(key)
+      const listed = yield* slurm("squeue", ["-h", "--me", "-o", "%i %j"]).pipe(Effect.option)
+      if (listed._tag === "None" || !Command.succeeded(listed.value)) return
+      const left = listed.value.stdout.split("\n").map((line) => line.trim().split(/\s+/)).filter(([, name]) => name?.startsWith(`autoresearch-${key}-`))
+      for (const [id] of left) yield* slurm("scancel", [id!]).pipe(Effect.ignore)
+    })
+
+  const state = (job: string) =>
+    slurm("scontrol", ["show", "job", "-o", job]).pipe(Effect.map((output) => (Command.succeeded(output) ? parseJob(output.stdout).JobState ?? "" : "")))
+
+  const cancel = (job: string) =>
+    Effect.gen(function*() {
+      yield* slurm("scancel", [job]).pipe(Effect.ignore)
+      // Not done until the job is: its phase's processes must be gone before the runner returns.
+      for (let waited = 0; waited < 120_000; waited += 500) {
+        const now = yield* state(job).pipe(Effect.orElseSucceed(() => ""))
+        if (now === "" || (finalStates as ReadonlyArray<string>).includes(now)) return
+        yield* Effect.sleep(500)
+      }
+    })
+
+  const submitOnce = (experiment: Experiment, phase: Phase, attempt: number) =>
+    Effect.gen(function*() {
+      const runDir = path.resolve(experiment.runDir)
+      const base = path.join(runDir, `${phase.name}.slurm`)
+      const specFile = `${base}.json`
+      const resultFile = `${base}.result.json`
+      const logPath = path.join(runDir, `${phase.name}.log`)
+      fs.rmSync(resultFile, { force: true })
+      const spec: PhaseSpec = { experiment: { ...experiment, runDir, phases: [phase] }, local: { gpus: "auto", ...options.local } }
+      fs.writeFileSync(specFile, JSON.stringify(spec))
+      const script = [
+        "#!/bin/sh",
+        `export PATH=${shellQuote(process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin")}`,
+        "export LANG=C.UTF-8",
+        `exec ${shellQuote(options.node ?? process.execPath)} ${shellQuote(phaseEntry())} ${shellQuote(specFile)} ${shellQuote(resultFile)}`
+      ].join("\n") + "\n"
+      fs.writeFileSync(`${base}.sh`, script, { mode: 0o755 })
+      const args = [
+        "--parsable",
+        `--job-name=${jobName(runDir, experiment.id, phase.name)}`,
+        `--comment=autoresearch ${experiment.id} ${phase.name}${attempt > 0 ? ` retry ${attempt}` : ""}`,
+        `--time=${slurmTime(phase.timeoutSeconds + (options.graceSeconds ?? 120))}`,
+        "--export=NONE",
+        `--output=${base}.out`,
+        `--chdir=${experiment.workdir}`,
+        "--nodes=1",
+        "--ntasks=1",
+        ...(options.partition === undefined ? [] : [`--partition=${options.partition}`]),
+        ...(options.account === undefined ? [] : [`--account=${options.account}`]),
+        ...(options.gres === undefined ? [] : [`--gres=${options.gres}`]),
+        ...(options.memGb === undefined ? [] : [`--mem=${Math.ceil(options.memGb * 1024)}M`]),
+        ...(options.cpusPerTask === undefined ? [] : [`--cpus-per-task=${options.cpusPerTask}`]),
+        ...(options.extraArgs ?? []),
+        `${base}.sh`
+      ]
+      const submitted = yield* slurm("sbatch", args)
+      if (!Command.succeeded(submitted)) {
+        return yield* new RunnerError({ runner: "slurm", reason: `sbatch refused ${phase.name}: ${submitted.stderr.trim() || submitted.stdout.trim()}` })
+      }
+      const job = submitted.stdout.trim().split(";")[0]!
+      const started = Date.now()
+      const final = yield* Effect.gen(function*() {
+        for (;;) {
+          const now = yield* state(job)
+          if ((finalStates as ReadonlyArray<string>).includes(now)) return now
+          if (now === "") return "UNKNOWN"
+          yield* Effect.sleep(options.pollMs ?? 1000)
+        }
+      }).pipe(Effect.onInterrupt(() => cancel(job)))
+      const own = readResult(resultFile)
+      const tail = readTail(logPath) || readTail(`${base}.out`)
+      const result = triage(final, phase, own, tail, runDir, logPath)
+      if (own === undefined && result.phases[0] !== undefined) {
+        return { final, result: { ...result, phases: [{ ...result.phases[0], seconds: (Date.now() - started) / 1000 }] } }
+      }
+      return { final, result }
+    })
+
+  const run = Effect.fnUntraced(function*(experiment: Experiment) {
+    if (experiment.phases.length === 0) return yield* new RunnerError({ runner: "slurm", reason: "experiment has no phases" })
+    fs.mkdirSync(experiment.runDir, { recursive: true })
+    yield* cancelLeftovers(experiment.runDir)
+    const results: Array<RunResult> = []
+    for (const phase of experiment.phases) {
+      let { final, result } = yield* submitOnce(experiment, phase, 0)
+      if (requeued.has(final)) ({ result } = yield* submitOnce(experiment, phase, 1))
+      results.push(result)
+      if (result.status !== "ok") break
+    }
+    return combineRunResults(results)
+  })
+
+  return Runner.of({ name: "slurm", run })
+})
+
+export const layer = (options: SlurmRunnerOptions = {}) => Layer.effect(Runner, make(options))
+
+const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
+
+const readResult = (file: string): RunResult | undefined => {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as RunResult
+  } catch {
+    return undefined
+  }
+}
+
+const readTail = (file: string) => {
+  try {
+    const text = fs.readFileSync(file, "utf8")
+    return text.slice(-2000)
+  } catch {
+    return ""
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * SlurmRunner on a real Slurm: a one-node cluster on this machine (scripts/slurm-local.sh
+ * starts it as root, installing slurm-wlm and munge with apt), no mock of Slurm's commands.
+ * It passes the runner contract, cancels its job when interrupted, leaves no secret in the
+ * job's environment, and cancels the jobs a killed run left. Where no Slurm can be had
+ * (not root, no apt) the tests skip and say so; in CI as root they must run.
+ */
+import { Runner } from "@autoresearch/core"
+import { Effect, Fiber } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as RunnerContract from "../src/RunnerContract.ts"
+import * as SlurmRunner from "../src/SlurmRunner.ts"
+import { bubblewrap } from "./fixtures.ts"
+import { cluster, mustRun, script } from "./slurm-cluster.ts"
+
+const base = () => (fs.existsSync("/var/tmp") ? "/var/tmp" : undefined)
+const local = { gpus: "none" as const, sandbox: bubblewrap.available ? ("required" as const) : ("off" as const), killGraceSeconds: 1 }
+const layer = (options: SlurmRunner.SlurmRunnerOptions = {}) => SlurmRunner.layer({ pollMs: 250, graceSeconds: 60, local, ...options })
+const ourJobs = () =>
+  execFileSync("squeue", ["-h", "--me", "-o", "%i %j %T"], { encoding: "utf8" }).split("\n").filter((line) => line.includes(" autoresearch-"))
+
+describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node Slurm${cluster.available ? "" : ` (${cluster.reason})`}`, () => {
+  beforeAll(() => {
+    if (!cluster.available) throw new Error(`CI as root must run the Slurm tests: ${cluster.reason}`)
+  })
+  afterAll(() => {
+    if (cluster.started) spawnSync("bash", [script, "stop"])
+  })
+
+  describe("the runner contract", () => {
+    for (const check of RunnerContract.checks({ runner: layer(), hidesPaths: bubblewrap.available, ...(base() ? { tmpDir: base()! } : {}) })) {
+      it(check.name, check.run, 120_000)
+    }
+  })
+
+  const scratch = () => {
+    const dir = fs.mkdtempSync(path.join(base() ?? "/tmp", "slurm-test-"))
+    fs.mkdirSync(path.join(dir, "work"))
+    return { dir, workdir: path.join(dir, "work"), runDir: path.join(dir, "runs", "5"), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
+  }
+
+  it("submits with --export=NONE: a secret of the submitter's is in neither the job's environment nor the phase's", async () => {
+    const setup = scratch()
+    const sentinel = "sk-slurm-sentinel-4411"
+    process.env.ANTHROPIC_API_KEY = sentinel
+    try {
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const runner = yield* Runner
+        // Without the sandbox the phase's parent is the job's own process: its environment is readable.
+        return yield* runner.run({
+          id: "5",
+          workdir: setup.workdir,
+          runDir: setup.runDir,
+          seed: 0,
+          hidden: [],
+          phases: [{ name: "train", command: ["/bin/sh", "-c", "env; echo ---; tr '\\0' '\\n' < /proc/$PPID/environ; echo done"], timeoutSeconds: 60, env: {}, readable: [], writable: [] }]
+        })
+      }).pipe(Effect.provide(layer({ local: { ...local, sandbox: "off" } }))))
+      expect(result.status).toBe("ok")
+      const log = fs.readFileSync(path.join(setup.runDir, "train.log"), "utf8")
+      expect(log).toContain("done")
+      expect(log).toContain("SLURM_JOB_ID=")
+      expect(log).not.toContain(sentinel)
+      expect(fs.readFileSync(path.join(setup.runDir, "train.slurm.sh"), "utf8")).not.toContain(sentinel)
+    } finally {
+      delete process.env.ANTHROPIC_API_KEY
+      setup.cleanup()
+    }
+  }, 120_000)
+
+  it("cancels its job when interrupted: none is left queued or running", async () => {
+    const setup = scratch()
+    try {
+      await Effect.runPromise(Effect.gen(function*() {
+        const runner = yield* Runner
+        const fiber = yield* Effect.forkChild(runner.run({
+          id: "5",
+          workdir: setup.workdir,
+          runDir: setup.runDir,
+          seed: 0,
+          hidden: [],
+          phases: [{ name: "train", command: ["/bin/sh", "-c", "echo started; sleep 300"], timeoutSeconds: 600, env: {}, readable: [], writable: [] }]
+        }))
+        for (let waited = 0; !fs.existsSync(path.join(setup.runDir, "train.log")) || !fs.readFileSync(path.join(setup.runDir, "train.log"), "utf8").includes("started"); waited += 200) {
+          if (waited > 60_000) throw new Error("the job did not start within 60 s")
+          yield* Effect.sleep(200)
+        }
+        expect(ourJobs().some((line) => line.endsWith("RUNNING"))).toBe(true)
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer())))
+      expect(ourJobs()).toEqual([])
+    } finally {
+      setup.cleanup()
+    }
+  }, 120_000)
+
+  it("a run resumed after its process died cancels the jobs the dead one left", async () => {
+    const setup = scratch()
+    try {
+      fs.mkdirSync(setup.runDir, { recursive: true })
+      // What a SIGKILLed run leaves: a job of this research run, still queued or running.
+      const left = execFileSync("sbatch", ["--parsable", `--job-name=${SlurmRunner.jobName(setup.runDir, "4", "train")}`, "--export=NONE", "--output=/dev/null", "--wrap", "sleep 300"], { encoding: "utf8" }).trim()
+      expect(ourJobs().some((line) => line.startsWith(`${left} `))).toBe(true)
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const runner = yield* Runner
+        return yield* runner.run({
+          id: "5",
+          workdir: setup.workdir,
+          runDir: setup.runDir,
+          seed: 0,
+          hidden: [],
+          phases: [{ name: "train", command: ["/bin/sh", "-c", "echo resumed"], timeoutSeconds: 60, env: {}, readable: [], writable: [] }]
+        })
+      }).pipe(Effect.provide(layer())))
+      expect(result.status).toBe("ok")
+      expect(ourJobs().filter((line) => line.startsWith(`${left} `))).toEqual([])
+    } finally {
+      setup.cleanup()
+    }
+  }, 120_000)
+})
+
+describe("SlurmRunner's triage of a job's final state", () => {
+  const phase = { name: "train" as const, timeoutSeconds: 60 }
+  const own = { status: "crash" as const, reason: "train exited with 1", phases: [], runDir: "/r", logTail: "boom" }
+  it.each([
+    ["TIMEOUT", "timeout"],
+    ["DEADLINE", "timeout"],
+    ["OUT_OF_MEMORY", "oom"],
+    ["CANCELLED", "killed"],
+    ["NODE_FAIL", "killed"],
+    ["PREEMPTED", "killed"],
+    ["FAILED", "crash"],
+    ["COMPLETED", "crash"]
+  ])("%s without the phase's own result is %s", (state, status) => {
+    expect(SlurmRunner.triage(state, phase, undefined, "last line\n", "/r", "/r/train.log").status).toBe(status === "crash" && state === "COMPLETED" ? "crash" : status)
+  })
+  it("takes the phase's own result when the job completed or failed", () => {
+    expect(SlurmRunner.triage("COMPLETED", phase, own, "", "/r", "/r/train.log")).toBe(own)
+    expect(SlurmRunner.triage("FAILED", phase, own, "", "/r", "/r/train.log")).toBe(own)
+    expect(SlurmRunner.triage("TIMEOUT", phase, own, "", "/r", "/r/train.log").status).toBe("timeout")
+  })
+  it("asks Slurm for whole minutes and parses scontrol's one-line form", () => {
+    expect(SlurmRunner.slurmTime(30)).toBe("1:00")
+    expect(SlurmRunner.slurmTime(600 + 120)).toBe("12:00")
+    expect(SlurmRunner.parseJob("JobId=12 JobName=autoresearch-x JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15")).toMatchObject({ JobId: "12", JobState: "TIMEOUT", ExitCode: "0:15" })
+  })
+})
