@@ -137,7 +137,7 @@ function renderCharts(data) {
 
   // 4. Time per experiment by phase, stacked: where the wall time goes.
   {
-    const known = ["propose", "commit", "prepare", "train", "predict", "score"]
+    const known = ["propose", "apply", "commit", "prepare", "train", "predict", "seal", "score", "keep", "discard"]
     const phases = [...new Set(rows.flatMap((row) => Object.keys(row.seconds).filter((name) => name !== "total")))]
       .sort((a, b) => (known.indexOf(a) + 1 || 99) - (known.indexOf(b) + 1 || 99))
     const stacks = []

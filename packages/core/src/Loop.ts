@@ -242,7 +242,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     if (id > 0) {
       const rejected = proposal.invalid !== undefined
         ? `no valid proposal: ${proposal.invalid}`
-        : yield* workspace.apply(proposal.edits).pipe(
+        : yield* timed("apply", workspace.apply(proposal.edits)).pipe(
           Effect.as(undefined),
           Effect.catch((error) => Effect.succeed(`edit rejected: ${error.message}`))
         )
@@ -258,6 +258,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     const first = yield* trials.trial({ id, seed: config.seed, label: String(id), incumbent })
     const { result } = first
     for (const phase of result.phases) seconds[phase.name] = phase.seconds
+    if (first.seconds !== undefined) Object.assign(seconds, first.seconds)
     const input: DecisionInput = {
       baseline: id === 0,
       run: result,
@@ -278,7 +279,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
       }
       decision = decide({ ...input, confirmations })
     }
-    if (id > 0) yield* decision.keep ? ratchet.keep : ratchet.discard(id, commit, parent)
+    if (id > 0) yield* timed(decision.keep ? "keep" : "discard", decision.keep ? ratchet.keep : ratchet.discard(id, commit, parent))
     const entry = yield* record({
       status: decision.status,
       commit,

@@ -5,7 +5,7 @@
  * test split too. The loop, the noise measurement and `verify` all run their trainings
  * through here, so each is judged the same way.
  */
-import { Effect, Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { overBudget } from "./Budgets.ts"
@@ -51,6 +51,8 @@ export interface Scored {
   readonly score: Score | undefined
   /** Immutable files and cache entries the phases changed (the score is then void). */
   readonly sealChanged: ReadonlyArray<string>
+  /** Seconds spent checking the seal and scoring, for the journal's time per phase. */
+  readonly seconds?: { readonly seal: number; readonly score?: number }
 }
 
 export interface TrialOptions {
@@ -236,21 +238,25 @@ export const open = Effect.fn("Trials.open")(function*(
     const flags: Array<IntegrityFlag> = []
     const train = result.phases.find((phase) => phase.name === "train")
     if (result.status === "ok" && train !== undefined && overBudget(train.seconds, config.budget)) flags.push("budget-exceeded")
+    const sealStarted = yield* Clock.currentTimeMillis
     const changed = yield* checkSeals()
+    const seconds: { seal: number; score?: number } = { seal: ((yield* Clock.currentTimeMillis) - sealStarted) / 1000 }
     if (changed.length > 0) flags.push("immutable-modified")
     let score: Score | undefined
     const unsafe = result.status === "ok" ? unsafeContents(result.runDir) : undefined
     if (unsafe !== undefined) {
       score = { status: "invalid", reason: unsafe, metrics: {}, reported: {}, flags }
     } else if (result.status === "ok") {
+      const scoreStarted = yield* Clock.currentTimeMillis
       score = yield* scoreOf({ experiment, run: result, ...split, stateDir: paths.stateDir, incumbent: options.incumbent })
+      seconds.score = ((yield* Clock.currentTimeMillis) - scoreStarted) / 1000
       score = { ...score, metrics: finite(score.metrics), reported: finite(score.reported), flags: [...new Set([...score.flags, ...flags])] }
       if (options.id >= 0) yield* events.publish({ _tag: "Scored", id: options.id, score })
     } else if (flags.length > 0) {
       score = { status: "invalid", reason: `immutable files changed`, metrics: {}, reported: {}, flags }
     }
     if (changed.length > 0) score = { ...score!, status: "invalid", reason: `immutable files changed: ${changed.join(", ")}` }
-    return { score, sealChanged: changed }
+    return { score, sealChanged: changed, seconds }
   })
 
   /** Trains the checked-out commit with `seed`, predicts and scores: validation, then test when asked. */
@@ -258,10 +264,10 @@ export const open = Effect.fn("Trials.open")(function*(
     const experiment = makeExperiment(options.label, options.seed, [])
     const phases = experimentPhases(config, cache, experiment.runDir, options.seed)
     const result = yield* runPhases(options.id, { ...experiment, phases })
-    const { score, sealChanged } = yield* judge(options, experiment, result, { hiddenDir: cache.hidden, cacheDir: paths.cacheDir })
+    const { score, sealChanged, seconds } = yield* judge(options, experiment, result, { hiddenDir: cache.hidden, cacheDir: paths.cacheDir })
     const predict = phases.find((phase) => phase.name === "predict")
     if (options.test !== true || result.status !== "ok" || predict === undefined || !hasTestSplit(paths.cacheDir)) {
-      return { result, score, sealChanged } satisfies Trial
+      return { result, score, sealChanged, seconds } satisfies Trial
     }
     // The test split: the same trusted predict on its inputs, scored against its targets.
     const testInputs = path.join(cache.test, "inputs")
@@ -278,7 +284,7 @@ export const open = Effect.fn("Trials.open")(function*(
       hiddenDir: path.join(cache.test, "hidden"),
       cacheDir: cache.test
     })
-    return { result, score, sealChanged, test: { result: tested, ...testScored } } satisfies Trial
+    return { result, score, sealChanged, seconds, test: { result: tested, ...testScored } } satisfies Trial
   })
 
   return { dataFingerprint, trial, prepare }
