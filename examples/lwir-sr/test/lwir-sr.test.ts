@@ -39,7 +39,7 @@ describe("examples/lwir-sr", () => {
     delete env.OPENAI_API_KEY
     const stdout = execFileSync(
       process.execPath,
-      [path.join(root, "packages/cli/dist/bin.js"), "run", "lwir-sr", "--max-experiments", "3", "--budget", "25"],
+      [path.join(root, "packages/cli/dist/bin.js"), "run", "lwir-sr", "--max-experiments", "3", "--budget", "15"],
       { cwd: base, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
     )
     expect(stdout).toContain("proposer knob")

@@ -5,7 +5,7 @@
  * job's environment, and cancels the jobs a killed run left. Where no Slurm can be had
  * (not root, no apt) the tests skip and say so; in CI as root they must run.
  */
-import { Runner } from "@autoresearch/core"
+import { type Experiment, Runner } from "@autoresearch/core"
 import { Effect, Fiber } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -36,6 +36,16 @@ describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node 
     }
   })
 
+  /** Experiment 5 of one `/bin/sh` train phase, in a scratch folder's workdir and run dir. */
+  const shellExperiment = (setup: ReturnType<typeof scratch>, script: string, timeoutSeconds: number): Experiment => ({
+    id: "5",
+    workdir: setup.workdir,
+    runDir: setup.runDir,
+    seed: 0,
+    hidden: [],
+    phases: [{ name: "train", command: ["/bin/sh", "-c", script], timeoutSeconds, env: {}, readable: [], writable: [] }]
+  })
+
   const scratch = () => {
     const dir = fs.mkdtempSync(path.join(base() ?? "/tmp", "slurm-test-"))
     fs.mkdirSync(path.join(dir, "work"))
@@ -50,14 +60,7 @@ describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node 
       const result = await Effect.runPromise(Effect.gen(function*() {
         const runner = yield* Runner
         // Without the sandbox the phase's parent is the job's own process: its environment is readable.
-        return yield* runner.run({
-          id: "5",
-          workdir: setup.workdir,
-          runDir: setup.runDir,
-          seed: 0,
-          hidden: [],
-          phases: [{ name: "train", command: ["/bin/sh", "-c", "env; echo ---; tr '\\0' '\\n' < /proc/$PPID/environ; echo done"], timeoutSeconds: 60, env: {}, readable: [], writable: [] }]
-        })
+        return yield* runner.run(shellExperiment(setup, "env; echo ---; tr '\\0' '\\n' < /proc/$PPID/environ; echo done", 60))
       }).pipe(Effect.provide(layer({ local: { ...local, sandbox: "off" } }))))
       expect(result.status).toBe("ok")
       const log = fs.readFileSync(path.join(setup.runDir, "train.log"), "utf8")
@@ -76,14 +79,7 @@ describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node 
     try {
       await Effect.runPromise(Effect.gen(function*() {
         const runner = yield* Runner
-        const fiber = yield* Effect.forkChild(runner.run({
-          id: "5",
-          workdir: setup.workdir,
-          runDir: setup.runDir,
-          seed: 0,
-          hidden: [],
-          phases: [{ name: "train", command: ["/bin/sh", "-c", "echo started; sleep 300"], timeoutSeconds: 600, env: {}, readable: [], writable: [] }]
-        }))
+        const fiber = yield* Effect.forkChild(runner.run(shellExperiment(setup, "echo started; sleep 300", 600)))
         for (let waited = 0; !fs.existsSync(path.join(setup.runDir, "train.log")) || !fs.readFileSync(path.join(setup.runDir, "train.log"), "utf8").includes("started"); waited += 200) {
           if (waited > 60_000) throw new Error("the job did not start within 60 s")
           yield* Effect.sleep(200)
@@ -106,14 +102,7 @@ describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node 
       expect(ourJobs().some((line) => line.startsWith(`${left} `))).toBe(true)
       const result = await Effect.runPromise(Effect.gen(function*() {
         const runner = yield* Runner
-        return yield* runner.run({
-          id: "5",
-          workdir: setup.workdir,
-          runDir: setup.runDir,
-          seed: 0,
-          hidden: [],
-          phases: [{ name: "train", command: ["/bin/sh", "-c", "echo resumed"], timeoutSeconds: 60, env: {}, readable: [], writable: [] }]
-        })
+        return yield* runner.run(shellExperiment(setup, "echo resumed", 60))
       }).pipe(Effect.provide(layer())))
       expect(result.status).toBe("ok")
       expect(ourJobs().filter((line) => line.startsWith(`${left} `))).toEqual([])
