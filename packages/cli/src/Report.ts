@@ -5,7 +5,7 @@
  * security policy forbids every request. The live page of `autoresearch serve` is the
  * same page, fed by the server instead.
  */
-import { Command as ShortCommand, type JournalEntry, readJournal, readRegularFile, type Research } from "@autoresearch/core"
+import { Command as ShortCommand, type JournalEntry, readJournal, readRegularFile, type Research, SyncedFile } from "@autoresearch/core"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
@@ -149,8 +149,6 @@ export const writeReport = Effect.fnUntraced(function*(
   options: { readonly tag: string; readonly metric: Parameters<typeof reportData>[1]["metric"]; readonly out: string }
 ) {
   const data = yield* collect(where, options)
-  const temporary = `${options.out}.${process.pid}.tmp`
-  fs.writeFileSync(temporary, page(data, { live: false, title: `autoresearch: ${where.branch}` }))
-  fs.renameSync(temporary, options.out)
+  SyncedFile.replaceSynced(options.out, page(data, { live: false, title: `autoresearch: ${where.branch}` }))
   return data
 })

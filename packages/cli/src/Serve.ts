@@ -77,6 +77,8 @@ export const serve = (options: ServeOptions) =>
       const liveFile = LiveStatus.file(where.stateDir)
       const clients = new Set<http.ServerResponse>()
       let cached: { readonly stamp: string; readonly body: string } | undefined
+      // The page holds no data (it fetches data.json), so it is built once.
+      const livePage = page(undefined, { live: true, title: `autoresearch: ${where.branch}` })
 
       const data = async () => {
         const now = stamp(journal)
@@ -107,7 +109,7 @@ export const serve = (options: ServeOptions) =>
         const url = new URL(request.url ?? "/", "http://localhost")
         const route = url.pathname
         if (route === "/" || route === "/index.html") {
-          send(response, 200, "text/html; charset=utf-8", page(undefined, { live: true, title: `autoresearch: ${where.branch}` }), head)
+          send(response, 200, "text/html; charset=utf-8", livePage, head)
         } else if (route === "/data.json") {
           data().then(
             (body) => send(response, 200, "application/json", body, head),
@@ -138,6 +140,7 @@ export const serve = (options: ServeOptions) =>
       const state = () => ({ journal: stamp(journal), live: stamp(liveFile) + (LiveStatus.read(where.stateDir)?.running ? "+" : "-") + stamp(lock) })
       let seen = state()
       const poll = setInterval(() => {
+        if (clients.size === 0) return // nobody to tell; a new client is sent the live status on connecting
         const now = state()
         const events = [
           ...(now.journal !== seen.journal ? [`event: journal\ndata: {}\n\n`] : []),

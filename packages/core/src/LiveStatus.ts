@@ -5,11 +5,11 @@
  * each experiment and phase; whether the run is still going is read from its lock, so a
  * killed run's last status is never taken for a live one.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import type { LoopEvent } from "./Events.ts"
 import { heldBy } from "./RunLock.ts"
 import { readRegularFile } from "./SafeRead.ts"
+import { replaceSynced } from "./SyncedFile.ts"
 
 export interface LiveStatus {
   readonly id: number | null
@@ -42,12 +42,7 @@ export const next = (status: LiveStatus, event: LoopEvent, now: string): LiveSta
 export const file = (stateDir: string) => path.join(stateDir, "live.json")
 
 /** Replaces `live.json` (a temporary file renamed over it: a reader never sees half of one). */
-export const write = (stateDir: string, status: LiveStatus) => {
-  const target = file(stateDir)
-  const temporary = `${target}.${process.pid}.tmp`
-  fs.writeFileSync(temporary, JSON.stringify(status) + "\n")
-  fs.renameSync(temporary, target)
-}
+export const write = (stateDir: string, status: LiveStatus) => replaceSynced(file(stateDir), JSON.stringify(status) + "\n")
 
 /** The last status written and whether its run still holds the lock; undefined before any. */
 export const read = (stateDir: string): (LiveStatus & { readonly running: boolean }) | undefined => {

@@ -28,6 +28,8 @@ export * from "./Scorer.ts"
 export * from "./Seal.ts"
 /** seal.json: the immutable files' seal at a run's first start, rebuilt after a power loss where safe. */
 export * as SealFile from "./SealFile.ts"
+/** Writes that survive a crash: appends flushed to disk, and files replaced whole (a reader never sees half). */
+export * as SyncedFile from "./SyncedFile.ts"
 export * from "./Verification.ts"
 export * from "./Workspace.ts"
 /** Whether a process is alive (and still the one recorded), from /proc where there is one. */

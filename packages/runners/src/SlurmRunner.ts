@@ -18,7 +18,7 @@
  * experiment (`autoresearch-<key>-<id>-<phase>`), so an interrupted run cancels its job,
  * and a run resumed after a crash cancels the jobs the dead one left.
  */
-import { combineRunResults, Command, type Experiment, type Phase, type RunResult, Runner, RunnerError } from "@autoresearch/core"
+import { combineRunResults, Command, type Experiment, type Phase, readRegularFile, type RunResult, Runner, RunnerError } from "@autoresearch/core"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -215,18 +215,17 @@ export const layer = (options: SlurmRunnerOptions = {}) => Layer.effect(Runner, 
 const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
 
 const readResult = (file: string): RunResult | undefined => {
+  const read = readRegularFile(file, 1 << 20)
+  if (read._tag !== "Text") return undefined
   try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as RunResult
+    return JSON.parse(read.text) as RunResult
   } catch {
     return undefined
   }
 }
 
+/** The end of a log the phase could have replaced (by a FIFO, a link): read without following or blocking. */
 const readTail = (file: string) => {
-  try {
-    const text = fs.readFileSync(file, "utf8")
-    return text.slice(-2000)
-  } catch {
-    return ""
-  }
+  const read = readRegularFile(file, 2000, { fromEnd: true })
+  return read._tag === "Text" ? read.text : ""
 }
