@@ -11,7 +11,8 @@
  * - `COMPLETED`: the phase's own result, as `LocalRunner` triaged it;
  * - `TIMEOUT`: `timeout`; `OUT_OF_MEMORY`: `oom`;
  * - `CANCELLED`, `NODE_FAIL`, `PREEMPTED`, `BOOT_FAIL`: `killed`, resubmitted once first;
- * - `FAILED` and the rest: the phase's result if it wrote one, else `crash` with the log's tail.
+ * - `FAILED` and the rest: `crash` with the log's tail (a result file then is not trusted: the
+ *   phase itself could have written it).
  *
  * The job carries no environment of the submitter's (`--export=NONE`): only `PATH` and the
  * locale are set in its script. Its name holds a key of the research run and the
@@ -77,8 +78,9 @@ export const triage = (
   runDir: string,
   logPath: string
 ): RunResult => {
+  // Only a job that completed ran SlurmPhase to its end, which wrote the result over anything the
+  // phase could have planted in its run directory; after any other end the file is not trusted.
   if (state === "COMPLETED" && own !== undefined) return own
-  if (own !== undefined && state === "FAILED") return own
   const base = { runDir, logTail, phases: [{ name: phase.name, exitCode: null, signal: null, seconds: 0, logPath, timedOut: state === "TIMEOUT" }] }
   switch (state) {
     case "TIMEOUT":

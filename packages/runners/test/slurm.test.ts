@@ -127,9 +127,10 @@ describe("SlurmRunner's triage of a job's final state", () => {
   ])("%s without the phase's own result is %s", (state, status) => {
     expect(SlurmRunner.triage(state, phase, undefined, "last line\n", "/r", "/r/train.log").status).toBe(status === "crash" && state === "COMPLETED" ? "crash" : status)
   })
-  it("takes the phase's own result when the job completed or failed", () => {
+  it("takes the phase's own result only when the job completed (after any other end, the phase could have planted it)", () => {
     expect(SlurmRunner.triage("COMPLETED", phase, own, "", "/r", "/r/train.log")).toBe(own)
-    expect(SlurmRunner.triage("FAILED", phase, own, "", "/r", "/r/train.log")).toBe(own)
+    const planted = { ...own, status: "ok" as const }
+    expect(SlurmRunner.triage("FAILED", phase, planted, "", "/r", "/r/train.log").status).toBe("crash")
     expect(SlurmRunner.triage("TIMEOUT", phase, own, "", "/r", "/r/train.log").status).toBe("timeout")
   })
   it("asks Slurm for whole minutes and parses scontrol's one-line form", () => {
