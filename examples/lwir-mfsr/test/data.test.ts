@@ -41,7 +41,7 @@ const prepare = (args: Array<string>) => {
   const cache = fs.mkdtempSync(path.join(base, "cache-"))
   const result = spawnSync(python[0]!, [...python.slice(1), path.join(example, "prepare.py"), "--smoke", ...args], {
     encoding: "utf8",
-    env: { ...process.env, AUTORESEARCH_CACHE_DIR: cache, AUTORESEARCH_SEED: "0" }
+    env: { ...process.env, AUTORESEARCH_CACHE_DIR: cache, AUTORESEARCH_SEED: "0", AUTORESEARCH_THREADS: "1" }
   })
   return { cache, status: result.status, output: `${result.stdout}${result.stderr}`, written: fs.readdirSync(cache, { recursive: true }) }
 }

@@ -20,7 +20,7 @@ const cache = path.join(base, "cache")
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }))
 
 const py = (args: Array<string>, env: Record<string, string> = {}, cwd = example) =>
-  spawnSync(python[0]!, [...python.slice(1), ...args], { cwd, env: { ...process.env, ...env }, encoding: "utf8", timeout: 300_000 })
+  spawnSync(python[0]!, [...python.slice(1), ...args], { cwd, env: { ...process.env, AUTORESEARCH_THREADS: "1", ...env }, encoding: "utf8", timeout: 300_000 })
 
 const skipped = `SKIPPED: no python with torch, numpy and PIL (tried ${python.join(" ")}); Debian: apt-get install python3-torch python3-numpy python3-pil`
 const title = (what: string) => (hasTorch ? what : skipped)

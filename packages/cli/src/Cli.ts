@@ -70,6 +70,10 @@ const run = Command.make(
       Flag.optional
     ),
     budget: Flag.Int("budget").pipe(Flag.withDescription("Training seconds per experiment (overrides the config)"), Flag.optional),
+    threads: Flag.Int("threads").pipe(
+      Flag.withDescription("CPU threads each phase may use (sets AUTORESEARCH_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS; overrides budget.threads; default every core)"),
+      Flag.optional
+    ),
     verifySeeds: Flag.Int("verify-seeds").pipe(
       Flag.withDescription("At the end, verify the best and the baseline with this many fresh seeds where the data has a test split (0: no verify; default budget.verifySeeds, else 2)"),
       Flag.optional
@@ -92,6 +96,9 @@ const run = Command.make(
   Effect.fnUntraced(function*(input) {
     if (Option.isSome(input.budget) && input.budget.value <= 0) {
       return yield* new CliError({ reason: "--budget must be a positive number of seconds" })
+    }
+    if (Option.isSome(input.threads) && input.threads.value < 1) {
+      return yield* new CliError({ reason: "--threads must be 1 or more" })
     }
     if (Option.isSome(input.verifySeeds) && input.verifySeeds.value < 0) {
       return yield* new CliError({ reason: "--verify-seeds must be 0 (no verify) or more" })
@@ -127,7 +134,8 @@ const run = Command.make(
         prefetch: input.prefetch,
         budget: {
           ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
-          ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) })
+          ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) }),
+          ...Option.match(input.threads, { onNone: () => ({}), onSome: (threads) => ({ threads }) })
         },
         ...Option.match(input.verifySeeds, { onNone: () => ({}), onSome: (verifySeeds) => ({ verifySeeds }) }),
         fresh: input.fresh,

@@ -37,7 +37,8 @@ export const localOptions = (config: ResolvedConfig): LocalRunner.LocalRunnerOpt
   ...(config.budget.vramGb === undefined ? {} : { vramBudgetGb: config.budget.vramGb }),
   ...(config.budget.memoryGb === undefined ? {} : { memoryGb: config.budget.memoryGb }),
   ...(config.budget.maxProcesses === undefined ? {} : { maxProcesses: config.budget.maxProcesses }),
-  ...(config.budget.runDirGb === undefined ? {} : { runDirGb: config.budget.runDirGb })
+  ...(config.budget.runDirGb === undefined ? {} : { runDirGb: config.budget.runDirGb }),
+  ...(config.budget.threads === undefined ? {} : { threads: config.budget.threads })
 })
 
 export type RunnerChoice = "config" | "local" | "slurm"

@@ -196,7 +196,7 @@ describe("autoresearch --help", () => {
     const result = await cli(["run", "--help"], os.tmpdir())
     expect(result.code).toBe(0)
     expect(result.stdout).toContain("autoresearch run [flags] <dir>")
-    for (const flag of ["--tag", "--proposer", "--replay-dir", "--max-experiments", "--budget", "--fresh"]) {
+    for (const flag of ["--tag", "--proposer", "--replay-dir", "--max-experiments", "--budget", "--threads", "--fresh"]) {
       expect(result.stdout).toMatch(new RegExp(`^\\s+${flag} `, "m"))
     }
     expect(result.stdout).toContain("choices: auto, claude, openai, knob, replay")
@@ -312,6 +312,18 @@ describe("autoresearch run: errors", () => {
     const result = await cli(["run", "research", "--max-experiments", "abc"], repo.root)
     expect(result.stderr).toContain("Invalid value for flag --max-experiments")
     expect(result.code).toBe(2)
+  })
+})
+
+describe("autoresearch run --threads", () => {
+  it("gives every phase its share of the cores through AUTORESEARCH_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS", async () => {
+    const repo = toyRepo()
+    const report = `\nprint("threads:", *(os.environ.get(name) for name in ("AUTORESEARCH_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")))\n`
+    writeCandidate(repo, "01-threads", "prints its threads", { "train.py": toyTrain({}, report) })
+    const result = await cli(["run", "research", "--proposer", "replay", "--replay-dir", repo.candidates, "--tag", "threads", "--max-experiments", "2", "--threads", "3"], repo.root)
+    expect(result.code, result.stderr).toBe(0)
+    const log = fs.readFileSync(path.join(repo.stateDir("threads"), "runs", "1", "train.log"), "utf8")
+    expect(log).toContain("threads: 3 3 3")
   })
 })
 

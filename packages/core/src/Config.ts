@@ -75,7 +75,12 @@ export const Budget = Schema.Struct({
   /** Processes and threads each phase may have at once (default 4096). */
   maxProcesses: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0))),
   /** Size (GB) the run directory of an experiment may reach (default 20). */
-  runDirGb: Schema.optional(Schema.Number.check(Schema.isGreaterThan(0)))
+  runDirGb: Schema.optional(Schema.Number.check(Schema.isGreaterThan(0))),
+  /**
+   * CPU threads each phase may use, set as `AUTORESEARCH_THREADS`, `OMP_NUM_THREADS` and
+   * `MKL_NUM_THREADS` (default: unset, so the phase uses every core it may run on).
+   */
+  threads: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0)))
 })
 export type Budget = typeof Budget.Type
 
