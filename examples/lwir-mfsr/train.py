@@ -44,6 +44,8 @@ BATCH_SIZE = 8           # @knob int 2..32
 ENCODER_GRAD = "all"      # @knob choice all|reference
 WARMUP_FRACTION = 0.05   # @knob float 0.0..0.2
 WARMUP_STEPS = 3         # not counted against the time budget (allocator, cuDNN autotuning)
+LOG_EVERY = 100          # steps between loss lines: the loop's only wait for the GPU
+COMPILE = True           # torch.compile on CUDA where torch has it (2.x); its compile time is reported, not budgeted
 SEED = int(os.environ.get("AUTORESEARCH_SEED", "0"))
 
 # ---------------------------------------------------------------------------
@@ -179,8 +181,8 @@ if cuda:
     torch.backends.cudnn.benchmark = True
 amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
 
-hr_all, bursts_all = prepare.load_train()
-frames = max(2, min(bursts_all.shape[1], round(FRAME_SHARE * bursts_all.shape[1])))  # reference first
+hr_train, bursts_train = prepare.load_train()
+frames = max(2, min(bursts_train.shape[1], round(FRAME_SHARE * bursts_train.shape[1])))  # reference first
 model = mfsr.MultiFrameSR(make_fusion(mfsr.build_encoder().channels)).to(device)
 model.encoder_grad = ENCODER_GRAD  # "reference": the encoder learns through the reference frame only (cheaper steps)
 optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
@@ -188,28 +190,64 @@ use_scaler = cuda and amp_dtype == torch.float16
 scaler = (torch.amp.GradScaler("cuda", enabled=use_scaler) if hasattr(torch.amp, "GradScaler")  # torch >= 2.3
           else torch.cuda.amp.GradScaler(enabled=use_scaler))
 budget = prepare.time_budget()
+
+# The training set lives on the device when it takes at most a quarter of the VRAM budget, so a
+# batch is gathered, turned and flipped there, with nothing copied from the host.
+data_gb = (hr_train.nbytes + bursts_train[:, :frames].nbytes) / 1e9
+on_device = not cuda or data_gb <= 0.25 * vram_budget
+hr_all = torch.from_numpy(hr_train).unsqueeze(1)
+bursts_all = torch.from_numpy(np.ascontiguousarray(bursts_train[:, :frames]))
+hr_all, bursts_all = (hr_all.to(device), bursts_all.to(device)) if on_device else (hr_all.pin_memory(), bursts_all.pin_memory())
+picker = torch.Generator(device=hr_all.device)
+picker.manual_seed(SEED)
 print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in model.parameters())} parameters, "
-      f"fusion {FUSION}, {frames} of {bursts_all.shape[1]} frames, encoder "
-      f"{'promoted' if mfsr.promoted() else 'default'}, {len(hr_all)} training bursts, budget {budget:.0f} s, "
-      f"vram budget {vram_budget} GB")
+      f"fusion {FUSION}, {frames} of {bursts_train.shape[1]} frames, encoder "
+      f"{'promoted' if mfsr.promoted() else 'default'}, {len(hr_all)} training bursts ({data_gb:.2f} GB, "
+      f"{'on the device' if on_device else 'pinned on the host'}), budget {budget:.0f} s, "
+      + (f"vram budget {vram_budget} GB" if cuda else f"{torch.get_num_threads()} threads"))
 
 
 def batch():
-    """A random batch, flipped or turned by 180 degrees (targets and frames alike); never by 90,
-    which would turn the sensor's column noise into row noise."""
-    index = rng.integers(0, len(hr_all), size=BATCH_SIZE)
-    hr, lr = hr_all[index], bursts_all[index, :frames]
-    k, flip = 2 * int(rng.integers(0, 2)), bool(rng.integers(0, 2))
-    hr, lr = np.rot90(hr, k, axes=(1, 2)), np.rot90(lr, k, axes=(2, 3))
-    if flip:
-        hr, lr = hr[:, :, ::-1], lr[:, :, :, ::-1]
-    hr = torch.from_numpy(np.ascontiguousarray(hr)).unsqueeze(1).to(device, non_blocking=True)
-    lr = torch.from_numpy(np.ascontiguousarray(lr)).to(device, non_blocking=True)
+    """A random batch, flipped or turned by 180 degrees (targets and frames alike), on the device; never
+    by 90, which would turn the sensor's column noise into row noise. The host only draws the symmetry."""
+    index = torch.randint(0, len(hr_all), (BATCH_SIZE,), device=hr_all.device, generator=picker)
+    hr = hr_all[index].to(device, non_blocking=True)
+    lr = bursts_all[index].to(device, non_blocking=True)
+    if rng.integers(0, 2):
+        hr, lr = torch.rot90(hr, 2, dims=(2, 3)), torch.rot90(lr, 2, dims=(2, 3))
+    if rng.integers(0, 2):
+        hr, lr = torch.flip(hr, dims=(3,)), torch.flip(lr, dims=(3,))
     if FRAME_DROPOUT > 0 and frames > 1:  # a dropped frame is replaced by the reference
         keep = torch.rand(lr.shape[0], frames, 1, 1, device=device) >= FRAME_DROPOUT
         keep[:, 0] = True
         lr = torch.where(keep, lr, lr[:, :1])
-    return hr, lr
+    return hr.contiguous(), lr.contiguous()
+
+
+def compiled(module):
+    """torch.compile where it exists and runs (CUDA, torch 2.x), compiled now on one batch so that its
+    time stays out of the budget's clock; else the module itself. Returns (model, seconds, state)."""
+    if not (COMPILE and cuda and hasattr(torch, "compile")):
+        return module, 0.0, "off"
+    began = time.time()
+    try:
+        fast = torch.compile(module)
+        hr, lr = batch()
+        with torch.autocast(device_type="cuda", dtype=amp_dtype):
+            loss_fn(fast(lr).float(), hr, lr[:, :1].float()).backward()
+        module.zero_grad(set_to_none=True)
+        torch.cuda.synchronize(device)
+        return fast, time.time() - began, "on"
+    except Exception as error:  # no compiler toolchain, an unsupported op: train eagerly
+        print(f"torch.compile failed, training eagerly: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        module.zero_grad(set_to_none=True)
+        return module, time.time() - began, "failed"
+
+
+net = model
+model, compile_seconds, compile_state = compiled(net)
+if compile_state != "off":
+    print(f"compile: {compile_state} in {compile_seconds:.1f} s (before the budget's clock starts)")
 
 # ---------------------------------------------------------------------------
 # Training loop: cosine learning-rate schedule over the time budget, with linear warm-up
@@ -230,34 +268,40 @@ while True:
     hr, lr = batch()
     with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=cuda):
         loss = loss_fn(model(lr).float(), hr, lr[:, :1].float())
-    if not torch.isfinite(loss):
-        print(f"loss: {loss.item()} at step {step}")
-        raise SystemExit("non-finite loss")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
-    smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
+    # The smoothed loss stays on the device; the host reads it every LOG_EVERY steps only.
+    smoothed = loss.detach().clone() if smoothed is None else smoothed.mul_(0.98).add_(loss.detach(), alpha=0.02)
     step += 1
-    if step % 100 == 0:
-        now = time.time()
-        print(f"step {step}  loss {smoothed:.5f}  lr {lr_now:.2e}  {progress * 100:.0f}%  {100 / max(now - mark, 1e-9):.1f} steps/s", flush=True)
+    if step % LOG_EVERY == 0:
+        value, now = smoothed.item(), time.time()
+        if not math.isfinite(value):
+            raise SystemExit(f"non-finite loss ({value}) by step {step}")
+        print(f"step {step}  loss {value:.5f}  lr {lr_now:.2e}  {progress * 100:.0f}%  {LOG_EVERY / max(now - mark, 1e-9):.1f} steps/s", flush=True)
         mark = now
 
 # ---------------------------------------------------------------------------
 # Report and save (the frozen parts' weights, the fusion module as TorchScript)
 
+if cuda:
+    torch.cuda.synchronize(device)  # the queued steps belong to the budget's time
 elapsed = time.time() - started
-model.eval()
+final_loss = smoothed.item()
+if not math.isfinite(final_loss):
+    raise SystemExit(f"non-finite loss ({final_loss}) at the end")
+net.eval()
 with torch.no_grad():
-    example = model.aligned(batch()[1][:1])[0]
-mfsr.save(model, os.environ["AUTORESEARCH_RUN_DIR"], frames, example)
+    example = net.aligned(batch()[1][:1])[0]
+mfsr.save(net, os.environ["AUTORESEARCH_RUN_DIR"], frames, example)
 peak = prepare.peak_vram_gb(device)
 # Throughput from prepare's FLOP count (a training sample: forward and backward on one burst).
-rates = prepare.throughput(prepare.flops_per_sample(model, (1, frames) + bursts_all.shape[2:]), samples=(step - WARMUP_STEPS) * BATCH_SIZE,
-                           seconds=elapsed, hr_pixels=hr_all.shape[1] * hr_all.shape[2], dev=device)
-prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed, **rates)
-print(f"train_loss: {smoothed:.6f}")
+rates = prepare.throughput(prepare.flops_per_sample(net, (1, frames) + tuple(bursts_all.shape[2:])), samples=(step - WARMUP_STEPS) * BATCH_SIZE,
+                           seconds=elapsed, hr_pixels=hr_all.shape[2] * hr_all.shape[3], dev=device)
+prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed,
+                          compile_seconds=compile_seconds, **rates)
+print(f"train_loss: {final_loss:.6f}")
 print(f"steps: {step}")
 print(f"steps_per_second: {(step - WARMUP_STEPS) / elapsed:.2f}")
 print(f"training_seconds: {elapsed:.1f}")

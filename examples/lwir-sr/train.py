@@ -33,7 +33,10 @@ WEIGHT_DECAY = 1e-4      # @knob log 1e-6..1e-2
 BATCH_SIZE = 16          # @knob int 4..64
 WARMUP_FRACTION = 0.05   # @knob float 0.0..0.2
 LOSS = "l1"              # @knob choice l1|charbonnier|mse
+CROP = 1.0               # @knob float 0.5..1.0
 WARMUP_STEPS = 5         # not counted against the time budget (allocator, cuDNN autotuning)
+LOG_EVERY = 200          # steps between loss lines: the loop's only wait for the GPU
+COMPILE = True           # torch.compile on CUDA where torch has it (2.x); its compile time is reported, not budgeted
 SEED = int(os.environ.get("AUTORESEARCH_SEED", "0"))
 
 # ---------------------------------------------------------------------------
@@ -97,27 +100,69 @@ if cuda:
 amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
 memory_format = torch.channels_last if cuda else torch.contiguous_format
 
-hr_all, lr_all = prepare.load_train()
-model = SuperResolution(CHANNELS, BLOCKS, RES_SCALE).to(device).to(memory_format=memory_format)
-optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+hr_train, lr_train = prepare.load_train()
+net = SuperResolution(CHANNELS, BLOCKS, RES_SCALE).to(device).to(memory_format=memory_format)
+optimizer = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
 use_scaler = cuda and amp_dtype == torch.float16  # bf16 needs no loss scaling
 scaler = (torch.amp.GradScaler("cuda", enabled=use_scaler) if hasattr(torch.amp, "GradScaler")  # torch >= 2.3
           else torch.cuda.amp.GradScaler(enabled=use_scaler))
 budget = prepare.time_budget()
-print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in model.parameters())} parameters, "
-      f"{len(hr_all)} training pairs, budget {budget:.0f} s, vram budget {vram_budget} GB")
+
+# The training set lives on the device when it takes at most a quarter of the VRAM budget, so a
+# batch is gathered, cropped, turned and flipped there, with nothing copied from the host.
+data_gb = (hr_train.nbytes + lr_train.nbytes) / 1e9
+on_device = not cuda or data_gb <= 0.25 * vram_budget
+hr_all, lr_all = torch.from_numpy(hr_train).unsqueeze(1), torch.from_numpy(lr_train).unsqueeze(1)
+hr_all, lr_all = (hr_all.to(device), lr_all.to(device)) if on_device else (hr_all.pin_memory(), lr_all.pin_memory())
+picker = torch.Generator(device=hr_all.device)
+picker.manual_seed(SEED)
+print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in net.parameters())} parameters, "
+      f"{len(hr_all)} training pairs ({data_gb:.2f} GB, {'on the device' if on_device else 'pinned on the host'}), "
+      f"budget {budget:.0f} s, " + (f"vram budget {vram_budget} GB" if cuda else f"{torch.get_num_threads()} threads"))
 
 
 def batch():
-    """A random batch with a random flip/rotation (the eight symmetries of the square)."""
-    index = rng.integers(0, len(hr_all), size=BATCH_SIZE)
-    k, flip = int(rng.integers(0, 4)), bool(rng.integers(0, 2))
+    """A random batch: a random crop (CROP of the patch's side, the same window for the batch) and one of
+    the eight symmetries of the square, all on the device; the host only draws the window and the symmetry."""
+    index = torch.randint(0, len(hr_all), (BATCH_SIZE,), device=hr_all.device, generator=picker)
     hr, lr = hr_all[index], lr_all[index]
-    hr, lr = np.rot90(hr, k, axes=(1, 2)), np.rot90(lr, k, axes=(1, 2))
+    h, w = lr.shape[2], lr.shape[3]
+    ch, cw = max(4, round(CROP * h)), max(4, round(CROP * w))
+    if (ch, cw) != (h, w):
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        lr = lr[:, :, y:y + ch, x:x + cw]
+        hr = hr[:, :, y * SCALE:(y + ch) * SCALE, x * SCALE:(x + cw) * SCALE]
+    hr, lr = hr.to(device, non_blocking=True), lr.to(device, non_blocking=True)
+    k, flip = int(rng.integers(0, 4)), bool(rng.integers(0, 2))
+    hr, lr = torch.rot90(hr, k, dims=(2, 3)), torch.rot90(lr, k, dims=(2, 3))
     if flip:
-        hr, lr = hr[:, :, ::-1], lr[:, :, ::-1]
-    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).unsqueeze(1).to(device, non_blocking=True)
-    return as_tensor(hr).to(memory_format=memory_format), as_tensor(lr).to(memory_format=memory_format)
+        hr, lr = torch.flip(hr, dims=(3,)), torch.flip(lr, dims=(3,))
+    return hr.contiguous(memory_format=memory_format), lr.contiguous(memory_format=memory_format)
+
+
+def compiled(module):
+    """torch.compile where it exists and runs (CUDA, torch 2.x), compiled now on one batch so that its
+    time stays out of the budget's clock; else the module itself. Returns (model, seconds, state)."""
+    if not (COMPILE and cuda and hasattr(torch, "compile")):
+        return module, 0.0, "off"
+    began = time.time()
+    try:
+        fast = torch.compile(module)
+        hr, lr = batch()
+        with torch.autocast(device_type="cuda", dtype=amp_dtype):
+            loss_fn(fast(lr).float(), hr).backward()
+        module.zero_grad(set_to_none=True)
+        torch.cuda.synchronize(device)
+        return fast, time.time() - began, "on"
+    except Exception as error:  # no compiler toolchain, an unsupported op: train eagerly
+        print(f"torch.compile failed, training eagerly: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        module.zero_grad(set_to_none=True)
+        return module, time.time() - began, "failed"
+
+
+model, compile_seconds, compile_state = compiled(net)
+if compile_state != "off":
+    print(f"compile: {compile_state} in {compile_seconds:.1f} s (before the budget's clock starts)")
 
 # ---------------------------------------------------------------------------
 # Training loop: cosine learning-rate schedule over the time budget, with linear warm-up
@@ -138,37 +183,44 @@ while True:
     hr, lr = batch()
     with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=cuda):
         loss = loss_fn(model(lr).float(), hr)
-    if not torch.isfinite(loss):
-        print(f"loss: {loss.item()} at step {step}")
-        raise SystemExit("non-finite loss")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
-    smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
+    # The smoothed loss stays on the device; the host reads it every LOG_EVERY steps only.
+    smoothed = loss.detach().clone() if smoothed is None else smoothed.mul_(0.98).add_(loss.detach(), alpha=0.02)
     step += 1
-    if step % 200 == 0:
-        now = time.time()
-        print(f"step {step}  loss {smoothed:.5f}  lr {lr_now:.2e}  {progress * 100:.0f}%  {200 / max(now - mark, 1e-9):.1f} steps/s", flush=True)
+    if step % LOG_EVERY == 0:
+        value, now = smoothed.item(), time.time()
+        if not math.isfinite(value):
+            raise SystemExit(f"non-finite loss ({value}) by step {step}")
+        print(f"step {step}  loss {value:.5f}  lr {lr_now:.2e}  {progress * 100:.0f}%  {LOG_EVERY / max(now - mark, 1e-9):.1f} steps/s", flush=True)
         mark = now
 
 # ---------------------------------------------------------------------------
 # Report and save (TorchScript, so predict needs no code from this file)
 
+if cuda:
+    torch.cuda.synchronize(device)  # the queued steps belong to the budget's time
 elapsed = time.time() - started
-model.eval()
+final_loss = smoothed.item()
+if not math.isfinite(final_loss):
+    raise SystemExit(f"non-finite loss ({final_loss}) at the end")
+net.eval()
 with torch.no_grad():
-    example = torch.from_numpy(lr_all[:1]).unsqueeze(1).to(device)
+    example = lr_all[:1].to(device)
     # forward for predict; features for `autoresearch promote` into phase 3 (examples/lwir-mfsr)
-    traced = torch.jit.trace_module(model.float().to(memory_format=torch.contiguous_format),
+    traced = torch.jit.trace_module(net.float().to(memory_format=torch.contiguous_format),
                                     {"forward": example, "features": example})
 traced.save(os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "model.pt"))
 peak = prepare.peak_vram_gb(device)
 # Throughput from prepare's FLOP count (a training sample: forward and backward on one LR patch).
-rates = prepare.throughput(prepare.flops_per_sample(model, (1, 1) + lr_all.shape[1:]), samples=(step - WARMUP_STEPS) * BATCH_SIZE,
-                           seconds=elapsed, hr_pixels=hr_all.shape[1] * hr_all.shape[2], dev=device)
-prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed, **rates)
-print(f"train_loss: {smoothed:.6f}")
+crop = (max(4, round(CROP * lr_all.shape[2])), max(4, round(CROP * lr_all.shape[3])))
+rates = prepare.throughput(prepare.flops_per_sample(net, (1, 1) + crop), samples=(step - WARMUP_STEPS) * BATCH_SIZE,
+                           seconds=elapsed, hr_pixels=crop[0] * crop[1] * SCALE * SCALE, dev=device)
+prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed,
+                          compile_seconds=compile_seconds, **rates)
+print(f"train_loss: {final_loss:.6f}")
 print(f"steps: {step}")
 print(f"steps_per_second: {(step - WARMUP_STEPS) / elapsed:.2f}")
 print(f"training_seconds: {elapsed:.1f}")

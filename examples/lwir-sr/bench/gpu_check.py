@@ -15,12 +15,13 @@ import tempfile
 
 import numpy as np
 import torch
-from PIL import Image
 
 here = os.path.dirname(os.path.abspath(__file__))
 example = os.path.dirname(here)
 sys.path.insert(0, example)
+sys.path.insert(0, here)
 from prepare import DEFAULT_VRAM_GB, SCALE  # noqa: E402
+from measure import bicubic, psnr  # noqa: E402
 budget = sys.argv[1] if len(sys.argv) > 1 else "120"
 if not torch.cuda.is_available():
     sys.exit("no CUDA GPU: this check needs one")
@@ -34,20 +35,13 @@ env = dict(os.environ, AUTORESEARCH_CACHE_DIR=cache, AUTORESEARCH_RUN_DIR=run, A
 for args in (["prepare.py"], ["train.py"], ["prepare.py", "predict"]):
     subprocess.run([sys.executable, *args], cwd=example, env=env, check=True)
 
-scale = SCALE
 hr = np.load(os.path.join(cache, "hidden", "hr.npy"))
 lr = np.load(os.path.join(cache, "inputs", "lr.npy"))
-pred = np.clip(np.load(os.path.join(run, "predictions.npy")), 0, 1)
-bicubic = np.clip(np.stack([np.array(Image.fromarray(x, mode="F").resize((hr.shape[2], hr.shape[1]), Image.BICUBIC)) for x in lr]), 0, 1)
-
-
-def psnr(a, b):
-    a, b = a[:, scale:-scale, scale:-scale], b[:, scale:-scale, scale:-scale]
-    return float(np.mean([10 * np.log10(1.0 / np.mean((x - y) ** 2)) for x, y in zip(a.astype(np.float64), b)]))
+pred = np.load(os.path.join(run, "predictions.npy"))
 
 
 metrics = json.load(open(os.path.join(run, "metrics.json")))
-model, base = psnr(pred, hr), psnr(bicubic, hr)
+model, base = psnr(pred, hr, SCALE), psnr(bicubic(lr, hr.shape[1], hr.shape[2]), hr, SCALE)
 print(f"card: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
 print(f"budget {budget} s: {metrics['steps_per_second']:.1f} steps/s, peak VRAM {metrics['peak_vram_gb']:.2f} GB (cap {DEFAULT_VRAM_GB:g} GB)")
 print(f"val_psnr {model:.3f} dB, bicubic {base:.3f} dB, gain {model - base:+.3f} dB on {len(hr)} patches")
