@@ -10,9 +10,10 @@
  * only). Every PSNR/SSIM comes from the same function (the scorer's metrics). Run from the
  * repository root after `./dev setup`:
  *
- *   node examples/lwir-mfsr/bench/compare.ts [training seconds, default 60] [--full]
+ *   node examples/lwir-mfsr/bench/compare.ts [training seconds, default 60] [--full] [--no-sequences]
  *
- * --full uses the full task (bursts of 8, 5000 training bursts) instead of the CPU smoke size.
+ * --full uses the full task (bursts of 8, 5000 training bursts) instead of the CPU smoke size;
+ * --no-sequences leaves out the real sequences (no ground truth, so no comparison with single-frame SR).
  */
 import { Comparison } from "@autoresearch/metrics"
 import { locatePython } from "@autoresearch/core"
@@ -122,7 +123,8 @@ const roadscene = path.join(shared, "lwir-real", "roadscene")
 if (fs.existsSync(roadscene)) await runSource("roadscene", { LWIR_DATA: roadscene })
 else console.log(`skipped roadscene: ${roadscene} not found`)
 const sequences = path.join(shared, "lwir-bursts")
-if (fs.existsSync(sequences)) await runSource("real sequences (no-reference)", { LWIR_SEQUENCES: sequences })
+if (args.includes("--no-sequences")) console.log("skipped the real sequences (--no-sequences)")
+else if (fs.existsSync(sequences)) await runSource("real sequences (no-reference)", { LWIR_SEQUENCES: sequences })
 else console.log(`skipped the real sequences: ${sequences} not found`)
 
 console.log(`\nlwir-mfsr, x4, ${seconds} s of training each, ${full ? "full task (bursts of 8)" : "CPU smoke task (bursts of 4)"}; PSNR / SSIM on the same validation bursts:`)
