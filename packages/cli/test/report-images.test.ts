@@ -36,7 +36,7 @@ const scored = (ids: ReadonlyArray<number>) =>
       const prediction = Image.stack(COUNT, HEIGHT, WIDTH, hr.data.map((v, i) => v + 0.01 * (id + 1) * Math.sin(i)))
       fs.writeFileSync(path.join(runDir, "predictions.npy"), npy(prediction))
       const input: ScoreInput = {
-        experiment: { id: String(id), workdir: stateDir, runDir, seed: 0, phases: [], hidden: [] },
+        experiment: { id: String(id), workdir: stateDir, runDir, seed: 0, hidden: [] },
         run: { status: "ok", phases: [], runDir, logTail: "" },
         hiddenDir: path.join(cacheDir, "hidden"),
         cacheDir,

@@ -1,7 +1,9 @@
 /**
- * What the loop hands a runner: the candidate's working directory, its run directory,
- * and the phases to run in order, each with its own time limit, environment and the
- * paths it may read or write. Paths in `hidden` must not be visible to any phase.
+ * What the loop hands a runner: one phase of an experiment at a time (`PhaseRun`), with
+ * the candidate's working directory, its run directory, the phase's time limit,
+ * environment and the paths it may read or write. Paths in `hidden` must not be visible
+ * to the phase. The loop runs an experiment's phases in order, one call each, and stops
+ * at the first that does not end ok.
  */
 import { Schema } from "effect"
 
@@ -27,6 +29,7 @@ export const Phase = Schema.Struct({
 })
 export type Phase = typeof Phase.Type
 
+/** An experiment as the loop runs and scores it: where it runs, with which seed, what it may not see. */
 export const Experiment = Schema.Struct({
   /** The experiment's number in the journal, or a name such as `prepare`. */
   id: Schema.String,
@@ -34,8 +37,14 @@ export const Experiment = Schema.Struct({
   workdir: Schema.String,
   runDir: Schema.String,
   seed: Schema.Int,
-  phases: Schema.Array(Phase),
   /** Paths no phase may see (held-out targets, the repository's .git). */
   hidden: Schema.Array(Schema.String)
 })
 export type Experiment = typeof Experiment.Type
+
+/** What a runner is handed: one phase of an experiment. */
+export const PhaseRun = Schema.Struct({
+  ...Experiment.fields,
+  phase: Phase
+})
+export type PhaseRun = typeof PhaseRun.Type

@@ -1,11 +1,13 @@
 /**
- * The Runner service: runs an experiment's phases and says how it ended. A crash, a
+ * The Runner service: runs one phase of an experiment and says how it ended. A crash, a
  * timeout or an out-of-memory is a RunResult, not an error; RunnerError is for a runner
  * that could not do its job at all (no interpreter, no sandbox where one is required).
+ * The contract in full is docs/runners.md; `RunnerContract` (in @autoresearch/runners)
+ * checks a runner against it.
  */
 import { Context, Schema } from "effect"
 import type { Effect } from "effect"
-import type { Experiment } from "./Experiment.ts"
+import type { PhaseRun } from "./Experiment.ts"
 import type { RunResult } from "./RunResult.ts"
 
 export class RunnerError extends Schema.TaggedError<RunnerError>()("RunnerError", {
@@ -19,5 +21,5 @@ export class RunnerError extends Schema.TaggedError<RunnerError>()("RunnerError"
 
 export class Runner extends Context.Service<Runner, {
   readonly name: string
-  readonly run: (experiment: Experiment) => Effect.Effect<RunResult, RunnerError>
+  readonly run: (phase: PhaseRun) => Effect.Effect<RunResult, RunnerError>
 }>()("@autoresearch/core/Runner") {}

@@ -106,23 +106,23 @@ export const open = Effect.fn("Trials.open")(function*(
   // Raw data and held-out targets are for prepare and the scorer only; the test split for verify only.
   const hiddenFromExperiments = [cache.hidden, cache.test, ...sources, ...paths.hidden]
 
-  const makeExperiment = (id: string, seed: number, phases: ReadonlyArray<Phase>, hidden: ReadonlyArray<string> = hiddenFromExperiments): Experiment => {
+  const makeExperiment = (id: string, seed: number, hidden: ReadonlyArray<string> = hiddenFromExperiments): Experiment => {
     const runDir = path.join(paths.runsDir, id)
     fs.rmSync(runDir, { recursive: true, force: true })
     fs.mkdirSync(runDir, { recursive: true })
-    return { id, workdir: workspace.dir, runDir, seed, phases, hidden }
+    return { id, workdir: workspace.dir, runDir, seed, hidden }
   }
   /**
    * Runs the phases one by one, publishing progress; stops at the first that fails, and
    * before a phase that would read a run directory holding links out of it or FIFOs
    * (`judge` then voids the run).
    */
-  const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment) {
+  const runPhases = Effect.fnUntraced(function*(id: number, experiment: Experiment, phases: ReadonlyArray<Phase>) {
     const results: Array<RunResult> = []
-    for (const phase of experiment.phases) {
+    for (const phase of phases) {
       if (results.length > 0 && unsafeContents(experiment.runDir) !== undefined) break
       yield* events.publish({ _tag: "PhaseStarted", id, phase: phase.name, log: path.resolve(experiment.runDir, `${phase.name}.log`) })
-      const result = yield* runner.run({ ...experiment, phases: [phase] })
+      const result = yield* runner.run({ ...experiment, phase })
       results.push(result)
       yield* events.publish({ _tag: "PhaseFinished", id, phase: phase.name, seconds: result.phases[0]?.seconds ?? 0 })
       if (result.status !== "ok") break
@@ -151,7 +151,7 @@ export const open = Effect.fn("Trials.open")(function*(
     for (const dir of [cache.train, cache.inputs, cache.hidden]) fs.mkdirSync(dir, { recursive: true })
     const phase = preparePhase(config, paths.cacheDir, sources)
     if (phase !== undefined) {
-      const result = yield* runPhases(-1, makeExperiment("prepare", config.seed, [phase], paths.hidden))
+      const result = yield* runPhases(-1, makeExperiment("prepare", config.seed, paths.hidden), [phase])
       if (result.status !== "ok") {
         const log = result.phases[0]?.logPath
         return yield* new LoopError({
@@ -202,7 +202,7 @@ export const open = Effect.fn("Trials.open")(function*(
     if (input.incumbent === undefined) return Effect.succeed(false)
     const runDir = path.join(paths.runsDir, String(input.incumbent.id))
     if (!fs.existsSync(runDir) || unsafeContents(runDir) !== undefined) return Effect.succeed(undefined)
-    const experiment = { ...input.experiment, id: String(input.incumbent.id), runDir, seed: input.incumbent.seed, phases: [] }
+    const experiment = { ...input.experiment, id: String(input.incumbent.id), runDir, seed: input.incumbent.seed }
     return scorer.score({ ...input, experiment, run: { status: "ok", phases: [], runDir, logTail: "" }, incumbent: undefined }).pipe(
       Effect.as(true),
       Effect.catchTag("ScorerError", () => Effect.succeed(false))
@@ -261,9 +261,9 @@ export const open = Effect.fn("Trials.open")(function*(
 
   /** Trains the checked-out commit with `seed`, predicts and scores: validation, then test when asked. */
   const trial = Effect.fnUntraced(function*(options: TrialOptions) {
-    const experiment = makeExperiment(options.label, options.seed, [])
+    const experiment = makeExperiment(options.label, options.seed)
     const phases = experimentPhases(config, cache, experiment.runDir, options.seed)
-    const result = yield* runPhases(options.id, { ...experiment, phases })
+    const result = yield* runPhases(options.id, experiment, phases)
     const { score, sealChanged, seconds } = yield* judge(options, experiment, result, { hiddenDir: cache.hidden, cacheDir: paths.cacheDir })
     const predict = phases.find((phase) => phase.name === "predict")
     if (options.test !== true || result.status !== "ok" || predict === undefined || !hasTestSplit(paths.cacheDir)) {
@@ -278,7 +278,7 @@ export const open = Effect.fn("Trials.open")(function*(
       readable: [testInputs]
     }
     const hidden = [...hiddenFromExperiments.filter((dir) => dir !== cache.test), path.join(cache.test, "hidden")]
-    const testRun = yield* runPhases(options.id, { ...experiment, phases: [testPhase], hidden })
+    const testRun = yield* runPhases(options.id, { ...experiment, hidden }, [testPhase])
     const tested = { ...testRun, phases: [...result.phases, ...testRun.phases] }
     const testScored = yield* judge({ ...options, id: -1 }, experiment, tested, {
       hiddenDir: path.join(cache.test, "hidden"),

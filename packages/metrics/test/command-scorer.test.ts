@@ -38,7 +38,7 @@ const layout = () => {
   fs.mkdirSync(runDir, { recursive: true })
   fs.writeFileSync(path.join(base, "score.py"), hanging)
   const input: ScoreInput = {
-    experiment: { id: "1", workdir: base, runDir, seed: 0, phases: [], hidden: [] },
+    experiment: { id: "1", workdir: base, runDir, seed: 0, hidden: [] },
     run: { status: "ok", phases: [], runDir, logTail: "" },
     hiddenDir: base,
     cacheDir: base,

@@ -58,7 +58,7 @@ const layout = (prediction: Stack, label = "1") => {
   const logPath = path.join(runDir, "train.log")
   fs.writeFileSync(logPath, "step 100 loss 0.01\n")
   const input: ScoreInput = {
-    experiment: { id: label, workdir: root, runDir, seed: 0, phases: [], hidden: [] },
+    experiment: { id: label, workdir: root, runDir, seed: 0, hidden: [] },
     run: { status: "ok", phases: [{ name: "train", exitCode: 0, signal: null, seconds: 1, logPath, timedOut: false }], runDir, logTail: "" },
     hiddenDir: path.join(cacheDir, "hidden"),
     cacheDir,

@@ -26,7 +26,7 @@ const setup = (denoised: Float32Array | undefined, log = "") => {
   if (denoised !== undefined) fs.writeFileSync(path.join(runDir, "denoised.npy"), encodeNpy({ dtype: "float32", shape: [2, 2, 2], data: denoised }))
   fs.writeFileSync(path.join(runDir, "train.log"), log)
   return {
-    experiment: { id: "1", workdir: root, runDir, seed: 0, phases: [], hidden: [] },
+    experiment: { id: "1", workdir: root, runDir, seed: 0, hidden: [] },
     run: { status: "ok", phases: [{ name: "train", exitCode: 0, signal: null, seconds: 1, logPath: path.join(runDir, "train.log"), timedOut: false }], runDir, logTail: "" },
     hiddenDir,
     cacheDir: root,

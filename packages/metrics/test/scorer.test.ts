@@ -69,7 +69,7 @@ const layout = (predictions: Uint8Array | undefined, options: { log?: string; in
   return {
     root,
     input: {
-      experiment: { id: "1", workdir: root, runDir, seed: 0, phases: [], hidden: [] },
+      experiment: { id: "1", workdir: root, runDir, seed: 0, hidden: [] },
       run: {
         status: "ok",
         phases: [{ name: "train", exitCode: 0, signal: null, seconds: 1, logPath, timedOut: false }],

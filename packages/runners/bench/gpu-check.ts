@@ -14,7 +14,7 @@
  * - an out-of-memory error that the phase does not catch is triaged `oom`;
  * - a phase that leased no GPU sees neither the device nodes nor CUDA.
  */
-import { type Experiment, Runner, type RunResult } from "@autoresearch/core"
+import { type PhaseRun, Runner, type RunResult } from "@autoresearch/core"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -72,20 +72,20 @@ print(json.dumps(report))
 let id = 0
 const run = (options: LocalRunner.LocalRunnerOptions, mode: "caught" | "uncaught") => {
   const n = String(id++)
-  const experiment: Experiment = {
+  const experiment: PhaseRun = {
     id: n,
     workdir,
     runDir: path.join(base, "runs", n),
     seed: 0,
     hidden: [hidden],
-    phases: [{
+    phase: {
       name: "train",
       command: [python, "vram.py", mode],
       timeoutSeconds: 120,
       env: { LWIR_EXAMPLE: example },
       readable: [example],
       writable: []
-    }]
+    }
   }
   return Effect.runPromise(
     Effect.provide(Runner.use((runner) => runner.run(experiment)), LocalRunner.layer({ sandbox: "required", ...options }))

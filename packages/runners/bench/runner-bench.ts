@@ -7,7 +7,7 @@
  *
  *     node packages/runners/bench/runner-bench.ts [--runs 30]
  */
-import { type Experiment, Runner } from "@autoresearch/core"
+import { type PhaseRun, Runner } from "@autoresearch/core"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -31,13 +31,13 @@ const median = (values: ReadonlyArray<number>) => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
-const experiment = (id: string): Experiment => ({
+const experiment = (id: string): PhaseRun => ({
   id,
   workdir,
   runDir: path.join(base, "runs", id),
   seed: 0,
   hidden: [],
-  phases: [{ name: "train", command: ["python3", "noop.py"], timeoutSeconds: 60, env: {}, readable: [], writable: [] }]
+  phase: { name: "train", command: ["python3", "noop.py"], timeoutSeconds: 60, env: {}, readable: [], writable: [] }
 })
 
 const runnerFor = (options: LocalRunner.LocalRunnerOptions) =>

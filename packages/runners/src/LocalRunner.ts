@@ -8,7 +8,7 @@
  * returns, and a runner that was killed has its phases killed by the next.
  */
 import { Effect, Layer } from "effect"
-import { combineRunResults, Orphans, parseReported, Runner, RunnerError, type Experiment, type Phase, type RunResult } from "@autoresearch/core"
+import { Orphans, parseReported, Runner, RunnerError, type Experiment, type Phase, type PhaseRun, type RunResult } from "@autoresearch/core"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -374,24 +374,18 @@ export const make = Effect.fnUntraced(function*(options: LocalRunnerOptions = {}
     } satisfies RunResult
   }, Effect.scoped)
 
-  const run = Effect.fnUntraced(function*(experiment: Experiment) {
+  const run = Effect.fnUntraced(function*(task: PhaseRun) {
     if (mode === "required" && bwrap === undefined) {
       return yield* new RunnerError({
         runner: "local",
         reason: `sandbox: "required" but ${withoutSandbox}; install bubblewrap (apt-get install bubblewrap) or set sandbox: "auto"`
       })
     }
-    if (experiment.phases.length === 0) return yield* new RunnerError({ runner: "local", reason: "experiment has no phases" })
+    const { phase, ...experiment } = task
     fs.mkdirSync(experiment.runDir, { recursive: true })
     // Phases of an earlier runner that was killed (SIGKILL, a crash) must not race this one.
     yield* Effect.promise(() => Orphans.sweepOrphans(path.dirname(path.resolve(experiment.runDir))))
-    const results: Array<RunResult> = []
-    for (const phase of experiment.phases) {
-      const result = yield* runPhase(experiment, phase)
-      results.push(result)
-      if (result.status !== "ok") break
-    }
-    return combineRunResults(results)
+    return yield* runPhase(experiment, phase)
   })
 
   return Runner.of({ name: "local", run })

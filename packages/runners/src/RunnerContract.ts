@@ -1,6 +1,6 @@
 /**
  * The runner contract (docs/runners.md) as checks a runner is run against: each one hands
- * the runner a small experiment of `/bin/sh` phases and looks at what it did. `LocalRunner`
+ * the runner a `/bin/sh` phase of a small experiment, or two in turn, and looks at what it did. `LocalRunner`
  * passes them in this package's tests; a plug-in author runs them against their own runner
  * with any test framework:
  *
@@ -9,7 +9,7 @@
  * A check throws an Error saying what broke the contract. The checks need a POSIX shell
  * and `sleep` where the runner runs its phases, and a folder both can see (`tmpDir`).
  */
-import { type Experiment, type Phase, type PhaseName, type RunResult, Runner } from "@autoresearch/core"
+import { type Phase, type PhaseName, type PhaseRun, type RunResult, Runner } from "@autoresearch/core"
 import { Effect, Fiber, type Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -63,10 +63,10 @@ const shell = (name: PhaseName, script: string, timeoutSeconds = 30, env: Record
   writable: []
 })
 
-const run = (layer: ContractOptions["runner"], experiment: Experiment) =>
+const run = (layer: ContractOptions["runner"], task: PhaseRun) =>
   Effect.runPromise(Effect.gen(function*() {
     const runner = yield* Runner
-    return yield* runner.run(experiment)
+    return yield* runner.run(task)
   }).pipe(Effect.provide(layer)) as Effect.Effect<RunResult, unknown>)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -111,55 +111,55 @@ export const checks = (options: ContractOptions): ReadonlyArray<ContractCheck> =
       }
     }
   })
-  const experiment = (setup: ReturnType<typeof scratch>, phases: ReadonlyArray<Phase>): Experiment => ({
+  const experiment = (setup: ReturnType<typeof scratch>, phase: Phase): PhaseRun => ({
     id: "1",
     workdir: setup.workdir,
     runDir: setup.runDir,
     seed: 0,
-    phases,
+    phase,
     hidden: [setup.hidden]
   })
+  /** The result's one phase, and its log where the contract says it is. */
+  const onlyPhase = (setup: ReturnType<typeof scratch>, result: RunResult, name: PhaseName) => {
+    if (result.runDir !== setup.runDir) fail(`runDir ${result.runDir}, expected ${setup.runDir}`)
+    if (result.phases.length !== 1 || result.phases[0]!.name !== name) fail(`phases ${result.phases.map((phase) => phase.name)}, expected ${name} alone`)
+    const phase = result.phases[0]!
+    if (path.dirname(phase.logPath) !== setup.runDir || path.basename(phase.logPath) !== `${name}.log`) {
+      fail(`${name}'s log is ${phase.logPath}, expected <runDir>/${name}.log`)
+    }
+    return phase
+  }
 
   return [
-    check("runs the phases in order in workdir, creates the run directory, writes <runDir>/<phase>.log and says ok", async (setup) => {
+    check("runs a phase in workdir, creates the run directory, writes <runDir>/<phase>.log and says ok; the next phase finds what it left", async (setup) => {
       const order = path.join(setup.runDir, "order")
-      const result = await run(options.runner, experiment(setup, [
-        shell("prepare", `pwd; echo prepare >> "${order}"; echo to-stderr 1>&2`),
-        shell("train", `echo train >> "${order}"; echo "steps: 12"`)
-      ]))
-      if (result.status !== "ok") fail(`status ${result.status} (${result.reason ?? "no reason"}), expected ok`)
-      if (result.runDir !== setup.runDir) fail(`runDir ${result.runDir}, expected ${setup.runDir}`)
-      if (result.phases.map((phase) => phase.name).join(",") !== "prepare,train") fail(`phases ${result.phases.map((phase) => phase.name)}`)
-      if (fs.readFileSync(order, "utf8") !== "prepare\ntrain\n") fail("the phases did not run in order, or not both")
-      for (const phase of result.phases) {
-        if (path.dirname(phase.logPath) !== setup.runDir || path.basename(phase.logPath) !== `${phase.name}.log`) {
-          fail(`${phase.name}'s log is ${phase.logPath}, expected <runDir>/${phase.name}.log`)
-        }
-        if (phase.exitCode !== 0 || phase.timedOut) fail(`${phase.name}: exit ${phase.exitCode}, timedOut ${phase.timedOut}`)
-      }
-      const prepareLog = fs.readFileSync(result.phases[0]!.logPath, "utf8")
+      const prepared = await run(options.runner, experiment(setup, shell("prepare", `pwd; echo prepare >> "${order}"; echo to-stderr 1>&2`)))
+      if (prepared.status !== "ok") fail(`status ${prepared.status} (${prepared.reason ?? "no reason"}), expected ok`)
+      const prepare = onlyPhase(setup, prepared, "prepare")
+      if (prepare.exitCode !== 0 || prepare.timedOut) fail(`prepare: exit ${prepare.exitCode}, timedOut ${prepare.timedOut}`)
+      const prepareLog = fs.readFileSync(prepare.logPath, "utf8")
       if (!prepareLog.includes(setup.workdir)) fail(`prepare did not run in workdir: its log says ${JSON.stringify(prepareLog.slice(0, 200))}`)
       if (!prepareLog.includes("to-stderr")) fail("the log does not hold the phase's stderr")
-      if (!fs.readFileSync(result.phases[1]!.logPath, "utf8").includes("steps: 12")) fail("the train log does not hold its stdout")
+      const trained = await run(options.runner, experiment(setup, shell("train", `cat "${order}"; echo train >> "${order}"; echo "steps: 12"`)))
+      if (trained.status !== "ok") fail(`status ${trained.status} (${trained.reason ?? "no reason"}), expected ok`)
+      const train = onlyPhase(setup, trained, "train")
+      if (fs.readFileSync(order, "utf8") !== "prepare\ntrain\n") fail("the second phase did not find the run directory as the first left it")
+      if (!fs.readFileSync(train.logPath, "utf8").includes("steps: 12")) fail("the train log does not hold its stdout")
+      if (!fs.existsSync(prepare.logPath)) fail("the second phase's run removed the first one's log")
     }),
 
-    check("stops at the first phase that fails, as a crash with a reason and the log's tail", async (setup) => {
-      const marker = path.join(setup.runDir, "predict-ran")
-      const result = await run(options.runner, experiment(setup, [
-        shell("train", "echo about to fail; echo 'Traceback: boom' 1>&2; exit 3"),
-        shell("predict", `touch "${marker}"`)
-      ]))
+    check("a phase that fails is a crash with its exit code, a reason and the log's tail", async (setup) => {
+      const result = await run(options.runner, experiment(setup, shell("train", "echo about to fail; echo 'Traceback: boom' 1>&2; exit 3")))
       if (result.status !== "crash") fail(`status ${result.status}, expected crash`)
       if (!result.reason) fail("a crash without a reason")
-      if (fs.existsSync(marker)) fail("predict ran after a failed train")
-      if (result.phases.at(-1)?.exitCode !== 3) fail(`exit code ${result.phases.at(-1)?.exitCode}, expected 3`)
+      if (onlyPhase(setup, result, "train").exitCode !== 3) fail(`exit code ${result.phases[0]?.exitCode}, expected 3`)
       if (!result.logTail.includes("boom")) fail(`logTail ${JSON.stringify(result.logTail)} lacks the failing phase's output`)
     }),
 
     check("enforces the time limit from outside and kills the whole process tree: timeout", async (setup) => {
       const heartbeat = path.join(setup.runDir, "heartbeat")
       const started = Date.now()
-      const result = await run(options.runner, experiment(setup, [shell("train", forkingScript(heartbeat), 2)]))
+      const result = await run(options.runner, experiment(setup, shell("train", forkingScript(heartbeat), 2)))
       const seconds = (Date.now() - started) / 1000
       if (result.status !== "timeout") fail(`status ${result.status} (${result.reason ?? ""}), expected timeout`)
       if (!result.phases[0]?.timedOut) fail("timedOut is not set")
@@ -173,7 +173,7 @@ export const checks = (options: ContractOptions): ReadonlyArray<ContractCheck> =
       const heartbeat = path.join(setup.runDir, "heartbeat")
       await Effect.runPromise(Effect.gen(function*() {
         const runner = yield* Runner
-        const fiber = yield* Effect.forkChild(runner.run(experiment(setup, [shell("train", forkingScript(heartbeat), 120)])))
+        const fiber = yield* Effect.forkChild(runner.run(experiment(setup, shell("train", forkingScript(heartbeat), 120))))
         for (let waited = 0; !fs.existsSync(heartbeat); waited += 100) {
           if (waited > 30_000) return fail("the phase did not start within 30 s")
           yield* Effect.promise(() => sleep(100))
@@ -187,7 +187,7 @@ export const checks = (options: ContractOptions): ReadonlyArray<ContractCheck> =
     check("keeps hidden paths unreadable (or, without a sandbox, says so in warnings)", async (setup) => {
       const secret = path.join(setup.hidden, "targets.txt")
       fs.writeFileSync(secret, "HIDDEN-TARGET-7c2f\n")
-      const result = await run(options.runner, experiment(setup, [shell("train", `cat "${secret}"; ls "${setup.hidden}" | sed 's/^/listed:/'; echo done`)]))
+      const result = await run(options.runner, experiment(setup, shell("train", `cat "${secret}"; ls "${setup.hidden}" | sed 's/^/listed:/'; echo done`)))
       const log = fs.readFileSync(result.phases[0]!.logPath, "utf8")
       if (options.hidesPaths === false) {
         if ((result.warnings ?? []).length === 0) fail("hidden paths are readable and the result has no warning that says so")
@@ -206,7 +206,7 @@ export const checks = (options: ContractOptions): ReadonlyArray<ContractCheck> =
         HF_TOKEN: sentinel,
         AWS_SECRET_ACCESS_KEY: sentinel,
         GITHUB_TOKEN: sentinel
-      }, () => run(options.runner, experiment(setup, [shell("train", "env; echo checked", 30, { AUTORESEARCH_SEED: "0" })])))
+      }, () => run(options.runner, experiment(setup, shell("train", "env; echo checked", 30, { AUTORESEARCH_SEED: "0" }))))
       const log = fs.readFileSync(result.phases[0]!.logPath, "utf8")
       if (!log.includes("checked")) fail("the phase did not run")
       if (log.includes(sentinel)) fail(`a secret reached the phase: ${log.split("\n").find((line) => line.includes(sentinel))?.split("=")[0]}`)
@@ -214,7 +214,7 @@ export const checks = (options: ContractOptions): ReadonlyArray<ContractCheck> =
     }),
 
     check("triages an exit by signal: not ok, with a reason", async (setup) => {
-      const result = await run(options.runner, experiment(setup, [shell("train", "kill -TERM $$; sleep 5")]))
+      const result = await run(options.runner, experiment(setup, shell("train", "kill -TERM $$; sleep 5")))
       if (result.status === "ok") fail("a phase killed by a signal was called ok")
       if (!["crash", "killed", "oom"].includes(result.status)) fail(`status ${result.status} for a phase killed by SIGTERM`)
       if (!result.reason) fail("no reason")

@@ -10,13 +10,13 @@
  *   node SlurmPhase.js <spec.json> <result.json>
  */
 import { Runner, Signals } from "@autoresearch/core"
-import type { Experiment } from "@autoresearch/core"
+import type { PhaseRun } from "@autoresearch/core"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as LocalRunner from "./LocalRunner.ts"
 
 export interface PhaseSpec {
-  readonly experiment: Experiment
+  readonly task: PhaseRun
   readonly local: LocalRunner.LocalRunnerOptions
 }
 
@@ -28,7 +28,7 @@ if (specFile === undefined || resultFile === undefined) {
 const spec = JSON.parse(fs.readFileSync(specFile, "utf8")) as PhaseSpec
 const result = await Signals.runPromise(Effect.gen(function*() {
   const runner = yield* Runner
-  return yield* runner.run(spec.experiment)
+  return yield* runner.run(spec.task)
 }).pipe(Effect.provide(LocalRunner.layer(spec.local)))).catch((error: unknown) => {
   process.stderr.write(`autoresearch slurm phase: ${error instanceof Error ? error.message : String(error)}\n`)
   process.exit(1)

@@ -9,7 +9,8 @@
  * needed), then triages from the job's final state:
  *
  * - `COMPLETED`: the phase's own result, as `LocalRunner` triaged it;
- * - `TIMEOUT`: `timeout`; `OUT_OF_MEMORY`: `oom`;
+ * - `TIMEOUT`: `timeout`; `OUT_OF_MEMORY` (or `FAILED` with Slurm's "Exceeded job memory
+ *   limit", where it enforces `--mem` without the cgroup plugin): `oom`;
  * - `CANCELLED`, `NODE_FAIL`, `PREEMPTED`, `BOOT_FAIL`: `killed`, resubmitted once first;
  * - `FAILED` and the rest: `crash` with the log's tail (a result file then is not trusted: the
  *   phase itself could have written it).
@@ -19,7 +20,7 @@
  * experiment (`autoresearch-<key>-<id>-<phase>`), so an interrupted run cancels its job,
  * and a run resumed after a crash cancels the jobs the dead one left.
  */
-import { combineRunResults, Command, type Experiment, type Phase, readRegularFile, type RunResult, Runner, RunnerError } from "@autoresearch/core"
+import { Command, type Experiment, type Phase, type PhaseRun, readRegularFile, type RunResult, Runner, RunnerError } from "@autoresearch/core"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -69,19 +70,41 @@ export const runKey = (runDir: string) => createHash("sha256").update(path.dirna
 
 export const jobName = (runDir: string, id: string, phase: string) => `autoresearch-${runKey(runDir)}-${id.replace(/[^A-Za-z0-9._-]/g, "_")}-${phase}`
 
-/** What a job's final state means for the phase, given the phase's own result when it wrote one. */
+/**
+ * Where the runner keeps a phase's job files (`<phase>.json` the spec, `<phase>.sh` the batch
+ * script, `<phase>.out` Slurm's output, `<phase>.result.json` the phase's result):
+ * `<runs>/.slurm/<run>/`, beside the run directory. The phase may write its run directory
+ * only, so it can neither rewrite the next phase's spec or script nor plant a link there
+ * that the runner would write through, nor leave a result of its own.
+ */
+export const jobDir = (runDir: string) => path.join(path.dirname(runDir), ".slurm", path.basename(runDir))
+
+/**
+ * What Slurm's own output says when it killed a job over its `--mem` without the cgroup
+ * plugin (`JobAcctGatherParams=OverMemoryKill`): the job then ends `FAILED`, not `OUT_OF_MEMORY`.
+ */
+const memoryKilled = /slurmstepd[^\n]*: error: Exceeded (job|step) memory limit/
+
+/**
+ * What a job's final state means for the phase, given the phase's own result when it wrote
+ * one, and Slurm's output for the job (its `--output` file, the runner's, not the phase's).
+ */
 export const triage = (
   state: string,
   phase: Pick<Phase, "name" | "timeoutSeconds">,
   own: RunResult | undefined,
   logTail: string,
   runDir: string,
-  logPath: string
+  logPath: string,
+  slurmOutput = ""
 ): RunResult => {
   // Only a job that completed ran SlurmPhase to its end, which wrote the result over anything the
   // phase could have planted in its run directory; after any other end the file is not trusted.
   if (state === "COMPLETED" && own !== undefined) return own
   const base = { runDir, logTail, phases: [{ name: phase.name, exitCode: null, signal: null, seconds: 0, logPath, timedOut: state === "TIMEOUT" }] }
+  if (state !== "COMPLETED" && memoryKilled.test(slurmOutput)) {
+    return { ...base, status: "oom", reason: `Slurm ended ${phase.name}'s job over its memory limit (${state}: ${memoryKilled.exec(slurmOutput)![0].replace(/^.*error: /, "")})` }
+  }
   switch (state) {
     case "TIMEOUT":
     case "DEADLINE":
@@ -140,12 +163,12 @@ export const make = Effect.fnUntraced(function*(options: SlurmRunnerOptions = {}
   const submitOnce = (experiment: Experiment, phase: Phase, attempt: number) =>
     Effect.gen(function*() {
       const runDir = path.resolve(experiment.runDir)
-      const base = path.join(runDir, `${phase.name}.slurm`)
+      const base = path.join(jobDir(runDir), phase.name)
       const specFile = `${base}.json`
       const resultFile = `${base}.result.json`
       const logPath = path.join(runDir, `${phase.name}.log`)
       fs.rmSync(resultFile, { force: true })
-      const spec: PhaseSpec = { experiment: { ...experiment, runDir, phases: [phase] }, local: { gpus: "auto", ...options.local } }
+      const spec: PhaseSpec = { task: { ...experiment, runDir, phase }, local: { gpus: "auto", ...options.local } }
       fs.writeFileSync(specFile, JSON.stringify(spec))
       const script = [
         "#!/bin/sh",
@@ -187,26 +210,27 @@ export const make = Effect.fnUntraced(function*(options: SlurmRunnerOptions = {}
         }
       }).pipe(Effect.onInterrupt(() => cancel(job)))
       const own = readResult(resultFile)
-      const tail = readTail(logPath) || readTail(`${base}.out`)
-      const result = triage(final, phase, own, tail, runDir, logPath)
+      const slurmOutput = readTail(`${base}.out`)
+      const tail = readTail(logPath) || slurmOutput
+      const result = triage(final, phase, own, tail, runDir, logPath, slurmOutput)
       if (own === undefined && result.phases[0] !== undefined) {
         return { final, result: { ...result, phases: [{ ...result.phases[0], seconds: (Date.now() - started) / 1000 }] } }
       }
       return { final, result }
     })
 
-  const run = Effect.fnUntraced(function*(experiment: Experiment) {
-    if (experiment.phases.length === 0) return yield* new RunnerError({ runner: "slurm", reason: "experiment has no phases" })
+  const run = Effect.fnUntraced(function*(task: PhaseRun) {
+    const { phase, ...experiment } = task
     fs.mkdirSync(experiment.runDir, { recursive: true })
-    yield* cancelLeftovers(experiment.runDir)
-    const results: Array<RunResult> = []
-    for (const phase of experiment.phases) {
-      let { final, result } = yield* submitOnce(experiment, phase, 0)
-      if (requeued.has(final)) ({ result } = yield* submitOnce(experiment, phase, 1))
-      results.push(result)
-      if (result.status !== "ok") break
+    // The job's own files are the runner's: made afresh, beside the run directory, never in it.
+    const jobs = jobDir(path.resolve(experiment.runDir))
+    for (const name of fs.existsSync(jobs) ? fs.readdirSync(jobs) : []) {
+      if (name.startsWith(`${phase.name}.`)) fs.rmSync(path.join(jobs, name), { recursive: true, force: true })
     }
-    return combineRunResults(results)
+    fs.mkdirSync(jobs, { recursive: true, mode: 0o700 })
+    yield* cancelLeftovers(experiment.runDir)
+    const first = yield* submitOnce(experiment, phase, 0)
+    return requeued.has(first.final) ? (yield* submitOnce(experiment, phase, 1)).result : first.result
   })
 
   return Runner.of({ name: "slurm", run })

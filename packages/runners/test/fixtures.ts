@@ -4,7 +4,7 @@
  * experiments over small stdlib-only Python scripts, and a watcher that records every
  * process carrying a marker so that a test can check none of them survived.
  */
-import { type Experiment, type Phase, type PhaseName, Runner, type RunResult } from "@autoresearch/core"
+import { combineRunResults, type Experiment, type Phase, type PhaseName, Runner, type RunResult } from "@autoresearch/core"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -122,11 +122,29 @@ export const scriptPhase = (
   }
 }
 
-export const experiment = (layout: Layout, id: string, phases: ReadonlyArray<Phase>): Experiment => {
+/** An experiment with its phases, which the tests run one call each, as the loop does (`runStaged`). */
+export interface Staged extends Experiment {
+  readonly phases: ReadonlyArray<Phase>
+}
+
+export const experiment = (layout: Layout, id: string, phases: ReadonlyArray<Phase>): Staged => {
   const runDir = path.join(layout.runsDir, id)
   fs.mkdirSync(runDir, { recursive: true })
   return { id, workdir: layout.workdir, runDir, seed: 7, phases, hidden: layout.hidden }
 }
+
+/** Runs the phases in order, one `runner.run` each, and stops at the first that does not end ok (as Trials does). */
+export const runStaged = (runner: Runner["Service"], staged: Staged) =>
+  Effect.gen(function*() {
+    const { phases, ...experiment } = staged
+    const results: Array<RunResult> = []
+    for (const phase of phases) {
+      const result = yield* runner.run({ ...experiment, phase })
+      results.push(result)
+      if (result.status !== "ok") break
+    }
+    return combineRunResults(results)
+  })
 
 /** Reads what a script wrote as JSON into its run directory. */
 export const readJson = <A = Record<string, unknown>>(experiment: Experiment, file: string): A =>
@@ -210,16 +228,16 @@ ${then}
 
 /** The script that runs one experiment with the local runner in a process of its own. */
 /** Runs an experiment with the local runner, with no GPUs and a 1 s kill grace unless `options` say otherwise. */
-export const runLocal = (experiment: Experiment, options: LocalRunnerOptions = {}) =>
+export const runLocal = (experiment: Staged, options: LocalRunnerOptions = {}) =>
   Effect.provide(
-    Runner.use((runner) => runner.run(experiment)),
+    Runner.use((runner) => runStaged(runner, experiment)),
     LocalRunner.layer({ gpus: "none", killGraceSeconds: 1, ...options })
   )
 
 export const runExperimentScript = path.join(import.meta.dirname, "run-experiment.ts")
 
 /** Runs an experiment with the local runner in a child process, which is SIGKILLed if it takes longer than `timeoutMs`. */
-export const runInChild = (experiment: Experiment, options: LocalRunnerOptions, timeoutMs: number) =>
+export const runInChild = (experiment: Staged, options: LocalRunnerOptions, timeoutMs: number) =>
   new Promise<{ readonly result?: RunResult; readonly timedOut: boolean; readonly stderr: string }>((resolve) => {
     execFile(
       process.execPath,

@@ -19,7 +19,8 @@ import {
   watchProcesses,
   runLocal,
   systemPython,
-  useLayouts
+  useLayouts,
+  runStaged
 } from "./fixtures.ts"
 
 const newLayout = useLayouts()
@@ -349,7 +350,7 @@ describe("LocalRunner, wherever it runs", () => {
       const experiments = ["gpu-a", "gpu-b"].map((id) => experiment(layout, id, [scriptPhase(layout, "train", script)]))
       const results = yield* Effect.gen(function*() {
         const runner = yield* Runner
-        return yield* Effect.all(experiments.map((one) => runner.run(one)), { concurrency: "unbounded" })
+        return yield* Effect.all(experiments.map((one) => runStaged(runner, one)), { concurrency: "unbounded" })
       }).pipe(
         Effect.provide(LocalRunner.layerWithPool({ sandbox: "auto", vramBudgetGb: 16 })),
         Effect.provide(GpuPool.layerOf([card(0), card(1)]))

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Experiment, Orphans } from "@autoresearch/core"
+import { Orphans } from "@autoresearch/core"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -15,14 +15,15 @@ import {
   waitForFile,
   watchProcesses,
   runLocal,
-  useLayouts
+  useLayouts,
+  type Staged
 } from "./fixtures.ts"
 
 const { parseRecord } = Orphans
 
 const newLayout = useLayouts()
 
-const run = (experiment: Experiment) => runLocal(experiment, { sandbox: "off" })
+const run = (experiment: Staged) => runLocal(experiment, { sandbox: "off" })
 
 const records = (runsDir: string) => fs.readdirSync(runsDir).filter((name) => name.startsWith(".running-"))
 

@@ -5,14 +5,14 @@
  * `execvp ...: No such file or directory`. The same script granted as `readable` runs.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type Experiment, Runner } from "@autoresearch/core"
+import { Runner } from "@autoresearch/core"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 import * as LocalRunner from "../src/LocalRunner.ts"
-import { bubblewrap, experiment, scriptPhase, useLayouts } from "./fixtures.ts"
+import { bubblewrap, experiment, runStaged, scriptPhase, type Staged, useLayouts } from "./fixtures.ts"
 
 const newLayout = useLayouts()
 const tools = fs.mkdtempSync(path.join(os.tmpdir(), "autoresearch-wrapper-"))
@@ -20,9 +20,9 @@ afterAll(() => fs.rmSync(tools, { recursive: true, force: true }))
 const wrapper = path.join(tools, "wrap.sh")
 fs.writeFileSync(wrapper, "#!/bin/sh\nexec \"$@\"\n", { mode: 0o755 })
 
-const run = (target: Experiment, options: LocalRunner.LocalRunnerOptions = {}) =>
+const run = (target: Staged, options: LocalRunner.LocalRunnerOptions = {}) =>
   Effect.gen(function*() {
-    return yield* (yield* Runner).run(target)
+    return yield* runStaged(yield* Runner, target)
   }).pipe(Effect.provide(LocalRunner.layer({ sandbox: "required", gpus: "none", ...options })))
 
 describe.skipIf(!bubblewrap.available)(`a wrapped command in the sandbox${bubblewrap.available ? "" : ` (skipped: ${bubblewrap.reason})`}`, () => {

@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import type { Experiment } from "@autoresearch/core"
 import { Effect } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -18,12 +17,13 @@ import {
   waitForFile,
   watchProcesses,
   runLocal,
-  useLayouts
+  useLayouts,
+  type Staged
 } from "./fixtures.ts"
 
 const newLayout = useLayouts()
 
-const run = (experiment: Experiment, options: LocalRunner.LocalRunnerOptions = {}) =>
+const run = (experiment: Staged, options: LocalRunner.LocalRunnerOptions = {}) =>
   runLocal(experiment, { sandbox: "required", ...options })
 
 /** Python that tries `attempts` (name -> expression) and writes which succeeded, or the error, to report.json. */

@@ -5,7 +5,7 @@
  * job's environment, and cancels the jobs a killed run left. Where no Slurm can be had
  * (not root, no apt) the tests skip and say so; in CI as root they must run.
  */
-import { type Experiment, Runner } from "@autoresearch/core"
+import { type PhaseRun, Runner } from "@autoresearch/core"
 import { Effect, Fiber } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -37,13 +37,13 @@ describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node 
   })
 
   /** Experiment 5 of one `/bin/sh` train phase, in a scratch folder's workdir and run dir. */
-  const shellExperiment = (setup: ReturnType<typeof scratch>, script: string, timeoutSeconds: number): Experiment => ({
+  const shellExperiment = (setup: ReturnType<typeof scratch>, script: string, timeoutSeconds: number): PhaseRun => ({
     id: "5",
     workdir: setup.workdir,
     runDir: setup.runDir,
     seed: 0,
     hidden: [],
-    phases: [{ name: "train", command: ["/bin/sh", "-c", script], timeoutSeconds, env: {}, readable: [], writable: [] }]
+    phase: { name: "train", command: ["/bin/sh", "-c", script], timeoutSeconds, env: {}, readable: [], writable: [] }
   })
 
   const scratch = () => {
@@ -67,7 +67,7 @@ describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node 
       expect(log).toContain("done")
       expect(log).toContain("SLURM_JOB_ID=")
       expect(log).not.toContain(sentinel)
-      expect(fs.readFileSync(path.join(setup.runDir, "train.slurm.sh"), "utf8")).not.toContain(sentinel)
+      expect(fs.readFileSync(path.join(SlurmRunner.jobDir(setup.runDir), "train.sh"), "utf8")).not.toContain(sentinel)
     } finally {
       delete process.env.ANTHROPIC_API_KEY
       setup.cleanup()
@@ -92,6 +92,44 @@ describe.skipIf(!cluster.available && !mustRun)(`SlurmRunner on a real one-node 
       setup.cleanup()
     }
   }, 120_000)
+
+  it("a time limit Slurm enforces itself (its --time, shorter than the phase's own limit) is a timeout", async () => {
+    const setup = scratch()
+    try {
+      const started = Date.now()
+      // --time=1 (one minute) comes after the runner's own --time: Slurm takes the last one.
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const runner = yield* Runner
+        return yield* runner.run(shellExperiment(setup, "echo started; sleep 600", 900))
+      }).pipe(Effect.provide(layer({ extraArgs: ["--time=1"] }))))
+      const seconds = (Date.now() - started) / 1000
+      expect(result.status, result.reason).toBe("timeout")
+      expect(result.reason).toMatch(/TIMEOUT/)
+      expect(result.phases[0]!.timedOut).toBe(true)
+      expect(seconds).toBeGreaterThan(55)
+      expect(seconds).toBeLessThan(240)
+      expect(ourJobs()).toEqual([])
+    } finally {
+      setup.cleanup()
+    }
+  }, 300_000)
+
+  it("a job over its --mem, killed by Slurm, is oom", async () => {
+    const setup = scratch()
+    try {
+      // 250 MB for the job (Node on the node takes about 60 MB of it); the phase touches 800 MB.
+      const grow = "python3 -c 'import time; b = bytearray(800 << 20); b[::4096] = bytes(len(b[::4096])); print(\"allocated\", flush=True); time.sleep(60)'"
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const runner = yield* Runner
+        return yield* runner.run(shellExperiment(setup, grow, 300))
+      }).pipe(Effect.provide(layer({ memGb: 0.25 }))))
+      expect(result.status, `${result.reason}\n${result.logTail}`).toBe("oom")
+      expect(result.reason).toMatch(/memory limit/)
+      expect(ourJobs()).toEqual([])
+    } finally {
+      setup.cleanup()
+    }
+  }, 300_000)
 
   it("a run resumed after its process died cancels the jobs the dead one left", async () => {
     const setup = scratch()
@@ -132,6 +170,12 @@ describe("SlurmRunner's triage of a job's final state", () => {
     const planted = { ...own, status: "ok" as const }
     expect(SlurmRunner.triage("FAILED", phase, planted, "", "/r", "/r/train.log").status).toBe("crash")
     expect(SlurmRunner.triage("TIMEOUT", phase, own, "", "/r", "/r/train.log").status).toBe("timeout")
+  })
+  it("reads Slurm's own word for a job killed over its --mem (FAILED, without the cgroup plugin) as oom; not the phase's", () => {
+    const said = "slurmstepd-node3: error: Exceeded job memory limit\n"
+    expect(SlurmRunner.triage("FAILED", phase, undefined, "", "/r", "/r/train.log", said).status).toBe("oom")
+    expect(SlurmRunner.triage("FAILED", phase, undefined, said, "/r", "/r/train.log", "").status).toBe("crash")
+    expect(SlurmRunner.triage("COMPLETED", phase, own, "", "/r", "/r/train.log", said)).toBe(own)
   })
   it("asks Slurm for whole minutes and parses scontrol's one-line form", () => {
     expect(SlurmRunner.slurmTime(30)).toBe("1:00")
