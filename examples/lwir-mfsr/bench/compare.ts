@@ -10,10 +10,11 @@
  * only). Every PSNR/SSIM comes from the same function (the scorer's metrics). Run from the
  * repository root after `./dev setup`:
  *
- *   node examples/lwir-mfsr/bench/compare.ts [training seconds, default 60] [--full] [--no-sequences]
+ *   node examples/lwir-mfsr/bench/compare.ts [training seconds, default 60] [--full] [--no-sequences] [--only=synthetic|roadscene] [--seed=N]
  *
  * --full uses the full task (bursts of 8, 5000 training bursts) instead of the CPU smoke size;
- * --no-sequences leaves out the real sequences (no ground truth, so no comparison with single-frame SR).
+ * --no-sequences leaves out the real sequences (no ground truth, so no comparison with single-frame SR);
+ * --seed=N runs everything with seed N instead of 0 (the synthesised data, and both trainings).
  */
 import { Comparison } from "@autoresearch/metrics"
 import { locatePython } from "@autoresearch/core"
@@ -28,6 +29,9 @@ const shared = path.resolve(root, "../shared/data")
 const args = process.argv.slice(2)
 const full = args.includes("--full")
 const seconds = args.find((arg) => /^\d+$/.test(arg)) ?? "60"
+const seedArg = args.find((arg) => arg.startsWith("--seed="))?.slice("--seed=".length)
+if (seedArg !== undefined && !/^\d+$/.test(seedArg)) throw new Error(`--seed=${seedArg}: expected a whole number`)
+const seed = seedArg === undefined ? undefined : Number(seedArg)
 const python = locatePython(["torch", "numpy", "PIL"]).command
 const cli = path.join(root, "packages/cli/dist/bin.js")
 
@@ -52,6 +56,14 @@ const runSource = async (source: string, env: Record<string, string>) => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), "lwir-mfsr-bench-"))
   const research = path.join(base, "lwir-mfsr")
   copyExample("lwir-mfsr", research)
+  if (seed !== undefined) {
+    // The run's seed: the data (prepare's synthesis) and both trainings change with it.
+    const config = path.join(research, "autoresearch.config.ts")
+    const text = fs.readFileSync(config, "utf8")
+    const seeded = text.replace(`name: "lwir-mfsr",`, `name: "lwir-mfsr",\n  seed: ${seed},`)
+    if (seeded === text) throw new Error("lwir-mfsr's config changed: update the bench's --seed")
+    fs.writeFileSync(config, seeded)
+  }
   const git = (...a: Array<string>) => execFileSync("git", a, { cwd: base, stdio: "pipe" })
   git("init", "-q", "-b", "main")
   git("add", "-A")
@@ -95,7 +107,7 @@ const runSource = async (source: string, env: Record<string, string>) => {
     })
   pythonIn(["-c", `import numpy as np, os; os.makedirs("${data}"); np.save("${data}/hr.npy", np.load("${cache}/train/hr.npy")); ` +
     `np.save("${data}/lr.npy", np.ascontiguousarray(np.load("${cache}/train/bursts.npy")[:, 0]))`])
-  const trained = pythonIn(["train.py"], { AUTORESEARCH_DATA_DIR: data, AUTORESEARCH_RUN_DIR: run, AUTORESEARCH_BUDGET_SECONDS: seconds })
+  const trained = pythonIn(["train.py"], { AUTORESEARCH_DATA_DIR: data, AUTORESEARCH_RUN_DIR: run, AUTORESEARCH_BUDGET_SECONDS: seconds, AUTORESEARCH_SEED: String(seed ?? 0) })
   const singleSteps = /steps: (\d+)/.exec(trained)?.[1]
   pythonIn(["prepare.py", "predict"], { AUTORESEARCH_INPUTS_DIR: path.join(cache, "inputs"), AUTORESEARCH_RUN_DIR: run })
 
@@ -118,16 +130,19 @@ const runSource = async (source: string, env: Record<string, string>) => {
   fs.rmSync(base, { recursive: true, force: true })
 }
 
-await runSource("synthetic", {})
+const only = args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length)
+if (only !== undefined && only !== "synthetic" && only !== "roadscene") throw new Error(`--only=${only}: expected synthetic or roadscene`)
+if (only !== "roadscene") await runSource("synthetic", {})
 const roadscene = path.join(shared, "lwir-real", "roadscene")
-if (fs.existsSync(roadscene)) await runSource("roadscene", { LWIR_DATA: roadscene })
+if (only === "synthetic") console.log("skipped roadscene (--only=synthetic)")
+else if (fs.existsSync(roadscene)) await runSource("roadscene", { LWIR_DATA: roadscene })
 else console.log(`skipped roadscene: ${roadscene} not found`)
 const sequences = path.join(shared, "lwir-bursts")
-if (args.includes("--no-sequences")) console.log("skipped the real sequences (--no-sequences)")
+if (args.includes("--no-sequences") || only !== undefined) console.log("skipped the real sequences (--no-sequences or --only)")
 else if (fs.existsSync(sequences)) await runSource("real sequences (no-reference)", { LWIR_SEQUENCES: sequences })
 else console.log(`skipped the real sequences: ${sequences} not found`)
 
-console.log(`\nlwir-mfsr, x4, ${seconds} s of training each, ${full ? "full task (bursts of 8)" : "CPU smoke task (bursts of 4)"}; PSNR / SSIM on the same validation bursts:`)
+console.log(`\nlwir-mfsr, x4, ${seconds} s of training each, seed ${seed ?? 0}, ${full ? "full task (bursts of 8)" : "CPU smoke task (bursts of 4)"}; PSNR / SSIM on the same validation bursts:`)
 for (const row of rows) {
   console.log(`\n${row.source}`)
   for (const [name, value] of Object.entries(row.cells)) console.log(`  ${name.padEnd(34)} ${value}`)
