@@ -183,9 +183,9 @@ amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch
 
 hr_train, bursts_train = prepare.load_train()
 frames = max(2, min(bursts_train.shape[1], round(FRAME_SHARE * bursts_train.shape[1])))  # reference first
-model = mfsr.MultiFrameSR(make_fusion(mfsr.build_encoder().channels)).to(device)
-model.encoder_grad = ENCODER_GRAD  # "reference": the encoder learns through the reference frame only (cheaper steps)
-optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+net = mfsr.MultiFrameSR(make_fusion(mfsr.build_encoder().channels)).to(device)
+net.encoder_grad = ENCODER_GRAD  # "reference": the encoder learns through the reference frame only (cheaper steps)
+optimizer = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
 use_scaler = cuda and amp_dtype == torch.float16
 scaler = (torch.amp.GradScaler("cuda", enabled=use_scaler) if hasattr(torch.amp, "GradScaler")  # torch >= 2.3
           else torch.cuda.amp.GradScaler(enabled=use_scaler))
@@ -193,14 +193,14 @@ budget = prepare.time_budget()
 
 # The training set lives on the device when it takes at most a quarter of the VRAM budget, so a
 # batch is gathered, turned and flipped there, with nothing copied from the host.
-data_gb = (hr_train.nbytes + bursts_train[:, :frames].nbytes) / 1e9
+bursts_used = np.ascontiguousarray(bursts_train[:, :frames])
+data_gb = (hr_train.nbytes + bursts_used.nbytes) / 1e9
 on_device = not cuda or data_gb <= 0.25 * vram_budget
-hr_all = torch.from_numpy(hr_train).unsqueeze(1)
-bursts_all = torch.from_numpy(np.ascontiguousarray(bursts_train[:, :frames]))
+hr_all, bursts_all = torch.from_numpy(hr_train).unsqueeze(1), torch.from_numpy(bursts_used)
 hr_all, bursts_all = (hr_all.to(device), bursts_all.to(device)) if on_device else (hr_all.pin_memory(), bursts_all.pin_memory())
 picker = torch.Generator(device=hr_all.device)
 picker.manual_seed(SEED)
-print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in model.parameters())} parameters, "
+print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in net.parameters())} parameters, "
       f"fusion {FUSION}, {frames} of {bursts_train.shape[1]} frames, encoder "
       f"{'promoted' if mfsr.promoted() else 'default'}, {len(hr_all)} training bursts ({data_gb:.2f} GB, "
       f"{'on the device' if on_device else 'pinned on the host'}), budget {budget:.0f} s, "
@@ -244,7 +244,6 @@ def compiled(module):
         return module, time.time() - began, "failed"
 
 
-net = model
 model, compile_seconds, compile_state = compiled(net)
 if compile_state != "off":
     print(f"compile: {compile_state} in {compile_seconds:.1f} s (before the budget's clock starts)")

@@ -116,6 +116,7 @@ hr_all, lr_all = torch.from_numpy(hr_train).unsqueeze(1), torch.from_numpy(lr_tr
 hr_all, lr_all = (hr_all.to(device), lr_all.to(device)) if on_device else (hr_all.pin_memory(), lr_all.pin_memory())
 picker = torch.Generator(device=hr_all.device)
 picker.manual_seed(SEED)
+crop = (max(4, round(CROP * lr_all.shape[2])), max(4, round(CROP * lr_all.shape[3])))  # the LR window a batch trains on
 print(f"device: {device}, torch {torch.__version__}, {sum(p.numel() for p in net.parameters())} parameters, "
       f"{len(hr_all)} training pairs ({data_gb:.2f} GB, {'on the device' if on_device else 'pinned on the host'}), "
       f"budget {budget:.0f} s, " + (f"vram budget {vram_budget} GB" if cuda else f"{torch.get_num_threads()} threads"))
@@ -126,8 +127,7 @@ def batch():
     the eight symmetries of the square, all on the device; the host only draws the window and the symmetry."""
     index = torch.randint(0, len(hr_all), (BATCH_SIZE,), device=hr_all.device, generator=picker)
     hr, lr = hr_all[index], lr_all[index]
-    h, w = lr.shape[2], lr.shape[3]
-    ch, cw = max(4, round(CROP * h)), max(4, round(CROP * w))
+    (ch, cw), (h, w) = crop, lr.shape[2:]
     if (ch, cw) != (h, w):
         y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         lr = lr[:, :, y:y + ch, x:x + cw]
@@ -215,7 +215,6 @@ with torch.no_grad():
 traced.save(os.path.join(os.environ["AUTORESEARCH_RUN_DIR"], "model.pt"))
 peak = prepare.peak_vram_gb(device)
 # Throughput from prepare's FLOP count (a training sample: forward and backward on one LR patch).
-crop = (max(4, round(CROP * lr_all.shape[2])), max(4, round(CROP * lr_all.shape[3])))
 rates = prepare.throughput(prepare.flops_per_sample(net, (1, 1) + crop), samples=(step - WARMUP_STEPS) * BATCH_SIZE,
                            seconds=elapsed, hr_pixels=crop[0] * crop[1] * SCALE * SCALE, dev=device)
 prepare.write_run_metrics(peak_vram_gb=peak, steps=step, steps_per_second=(step - WARMUP_STEPS) / elapsed,

@@ -1,24 +1,8 @@
 /**
  * train.py keeps the device busy: no read-back of the loss in every step, no batch built in
- * numpy on the host (the check is lwir-sr's, test/feeding.ts there). Needs a python with
- * torch, numpy and PIL.
+ * numpy on the host (the check is lwir-sr's, test/feeding.ts there). LOG_EVERY is 100.
  */
-import { locatePython } from "@autoresearch/core"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
-import { measureFeeding } from "../../lwir-sr/test/feeding.ts"
+import { feedingTest } from "../../lwir-sr/test/feeding.ts"
 
-const example = path.resolve(import.meta.dirname, "..")
-const { command: python, imports: hasTorch } = locatePython(["torch", "numpy", "PIL"])
-
-describe("examples/lwir-mfsr feeding", () => {
-  it.skipIf(!hasTorch)(hasTorch ? "reads the loss back only every LOG_EVERY steps and builds no batch on the host" : "SKIPPED: no python with torch", () => {
-    const feeding = measureFeeding(python, example, 6)
-    console.log(`lwir-mfsr: ${feeding.steps} steps, ${feeding.reads} reads of a tensor by train.py, ${feeding.from_numpy} torch.from_numpy calls`)
-    expect(feeding.steps).toBeGreaterThan(20)
-    expect(feeding.log).toMatch(/training bursts \(0\.\d\d GB, on the device\)/)
-    // LOG_EVERY is 100.
-    expect(feeding.reads).toBeLessThanOrEqual(2 + Math.floor(feeding.steps / 100))
-    expect(feeding.from_numpy).toBeLessThanOrEqual(3)
-  }, 180_000)
-})
+feedingTest("lwir-mfsr", path.resolve(import.meta.dirname, ".."), { seconds: 6, logEvery: 100, unit: "bursts" })

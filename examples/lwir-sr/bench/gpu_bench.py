@@ -116,12 +116,13 @@ else:
 sources = [("synthetic", None)] + ([("roadscene", roadscene)] if roadscene else [])
 if not roadscene:
     print("no RoadScene frames found (--roadscene): synthetic only")
-caches = {}
+prepared = {}  # source -> (cache, bicubic PSNR of its validation patches)
 for name, data in sources:
-    cache = caches[name] = prepare_source(name, data)
+    cache = prepare_source(name, data)
     hr = np.load(os.path.join(cache, "hidden", "hr.npy"))
     lr = np.load(os.path.join(cache, "inputs", "lr.npy"))
     base = psnr(bicubic(lr, hr.shape[1], hr.shape[2]), hr, SCALE)
+    prepared[name] = (cache, base)
     results = [("old baseline", train(cache, old, "old"))] if old else []
     results.append(("new baseline", train(cache, new, "new")))
     print(f"\n{name}: {len(hr)} validation patches, bicubic {base:.3f} dB\n{header('baseline')}")
@@ -137,10 +138,7 @@ for name, data in sources:
 if args.sweep:
     # The size of the new baseline: PSNR after the same time against model size (and how busy the card is).
     points = [(32, 4, 16), (64, 8, 32), (64, 16, 64), (128, 16, 64)] if cuda else [(32, 4, 16), (48, 6, 16)]
-    cache = caches["synthetic"]
-    hr = np.load(os.path.join(cache, "hidden", "hr.npy"))
-    lr = np.load(os.path.join(cache, "inputs", "lr.npy"))
-    base = psnr(bicubic(lr, hr.shape[1], hr.shape[2]), hr, SCALE)
+    cache, base = prepared["synthetic"]
     print(f"sweep on synthetic, {args.seconds} s each\n{header('channels x blocks, batch')}")
     for channels, blocks, batch in points:
         text = new

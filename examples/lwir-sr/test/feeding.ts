@@ -1,16 +1,18 @@
 /**
  * A check of how an example's train.py feeds the device (issue 15), shared by both examples'
- * tests: it builds the smoke data cache, runs train.py for a few seconds on the CPU with
+ * tests (`feedingTest`): it builds the smoke data cache, runs train.py for a few seconds on the CPU with
  * train.py's own reads of a tensor's value (`item`, `float`, `bool`, `int`, `tolist`,
  * `numpy`: each waits for the GPU) and `torch.from_numpy` counted, and returns the counts
  * with the steps trained. A loop that reads the loss back every step, or builds every batch
  * in numpy, shows up as a count that grows with the steps. (torch's own reads are not
  * counted: AdamW reads its step counters, which live on the host.)
  */
+import { locatePython } from "@autoresearch/core"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { describe, expect, it } from "vitest"
 
 const harness = `
 import json, os, runpy, sys, torch
@@ -69,4 +71,24 @@ export const measureFeeding = (python: ReadonlyArray<string>, example: string, s
   } finally {
     fs.rmSync(base, { recursive: true, force: true })
   }
+}
+
+/**
+ * The test both examples run: `seconds` of training read the loss back at most once per
+ * `logEvery` steps (and at the end), and load the data with `torch.from_numpy` once, not per
+ * batch. `unit` is how train.py's first line names the training set ("pairs", "bursts").
+ * Needs a python with torch, numpy and PIL; skips, saying so, without one.
+ */
+export const feedingTest = (name: string, example: string, options: { readonly seconds: number; readonly logEvery: number; readonly unit: string }) => {
+  const { command: python, imports: hasTorch } = locatePython(["torch", "numpy", "PIL"])
+  describe(`examples/${name} feeding`, () => {
+    it.skipIf(!hasTorch)(hasTorch ? "reads the loss back only every LOG_EVERY steps and builds no batch on the host" : "SKIPPED: no python with torch", () => {
+      const feeding = measureFeeding(python, example, options.seconds)
+      console.log(`${name}: ${feeding.steps} steps, ${feeding.reads} reads of a tensor by train.py, ${feeding.from_numpy} torch.from_numpy calls`)
+      expect(feeding.steps).toBeGreaterThan(20)
+      expect(feeding.log).toMatch(new RegExp(`training ${options.unit} \\(0\\.\\d\\d GB, on the device\\)`))
+      expect(feeding.reads).toBeLessThanOrEqual(2 + Math.floor(feeding.steps / options.logEvery))
+      expect(feeding.from_numpy).toBeLessThanOrEqual(3)
+    }, 180_000)
+  })
 }

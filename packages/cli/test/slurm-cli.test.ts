@@ -35,15 +35,13 @@ describe.skipIf(!cluster.available && !mustRun)(`run --runner slurm${cluster.ava
     if (!cluster.available) throw new Error(`CI as root must run the Slurm tests: ${cluster.reason}`)
     const repo = makeToyRepo()
     try {
-      const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", CI: "1" }
-      delete env.FORCE_COLOR
       // The toy's first three candidates: a keep, a discard and a crash.
       for (const name of ["01-degree-5", "02-degree-1", "03-crash"]) {
         fs.cpSync(path.join(toyDir, "candidates", name), path.join(repo.candidates, name), { recursive: true })
       }
       const stdout = plain(execFileSync(process.execPath, [
         cliBin, "run", "research", "--runner", "slurm", "--proposer", "replay", "--replay-dir", repo.candidates, "--tag", "slurm"
-      ], { cwd: repo.root, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 }))
+      ], { cwd: repo.root, env: cliEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 }))
       expect(stdout).toContain("finished")
       const journal = readJournal(repo, "slurm")
       expect(journal.map((entry) => entry.status)).toEqual(["keep", "keep", "discard", "crash"])
@@ -69,9 +67,10 @@ describe.skipIf(!cluster.available && !mustRun)(`run --runner slurm${cluster.ava
 
   it("resumes a run SIGKILLed while its job was in Slurm: the job is cancelled, the experiment runs again, nothing twice", async () => {
     if (!cluster.available) throw new Error(`CI as root must run the Slurm tests: ${cluster.reason}`)
-    const repo = makeToyRepo()
+    // The slow candidate sleeps 25 s, so its job is still running when the resumed run looks for it.
+    const repo = makeToyRepo({ configPatch: (text) => text.replace("experimentSeconds: 20, graceSeconds: 5", "experimentSeconds: 40, graceSeconds: 5") })
     try {
-      writeCandidate(repo, "01-slow", "a slow one", { "train.py": toyTrain({}, "\nimport time\nprint('slow', flush=True)\ntime.sleep(12)\n") })
+      writeCandidate(repo, "01-slow", "a slow one", { "train.py": toyTrain({}, "\nimport time\nprint('slow', flush=True)\ntime.sleep(25)\n") })
       writeCandidate(repo, "02-line", "a line", { "train.py": toyTrain({ DEGREE: "1" }) })
       const args = [cliBin, "run", "research", "--runner", "slurm", "--proposer", "replay", "--replay-dir", repo.candidates, "--tag", "killed", "--max-experiments", "3"]
       const first = spawn(process.execPath, args, { cwd: repo.root, env: cliEnv(), stdio: "ignore" })
@@ -90,8 +89,8 @@ describe.skipIf(!cluster.available && !mustRun)(`run --runner slurm${cluster.ava
 
       const resumed = plain(execFileSync(process.execPath, args, { cwd: repo.root, env: cliEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 }))
       expect(resumed).toContain("finished")
-      expect(jobState(job)).toBe("CANCELLED")
       const journal = readJournal(repo, "killed")
+      expect(jobState(job), JSON.stringify(journal.map((entry) => [entry.id, entry.status, entry.reason]))).toBe("CANCELLED")
       expect(journal.map((entry) => entry.id)).toEqual([0, 1, 2])
       expect(journal.map((entry) => entry.source)).toEqual([undefined, "replay:01-slow", "replay:02-line"])
       expect(journal[1]!.status).not.toBe("crash")

@@ -12,8 +12,8 @@
  * - `TIMEOUT`: `timeout`; `OUT_OF_MEMORY` (or `FAILED` with Slurm's "Exceeded job memory
  *   limit", where it enforces `--mem` without the cgroup plugin): `oom`;
  * - `CANCELLED`, `NODE_FAIL`, `PREEMPTED`, `BOOT_FAIL`: `killed`, resubmitted once first;
- * - `FAILED` and the rest: `crash` with the log's tail (a result file then is not trusted: the
- *   phase itself could have written it).
+ * - `FAILED` and the rest: `crash` with the log's tail (a result file then is not trusted: an
+ *   unsandboxed phase could have written it).
  *
  * The job carries no environment of the submitter's (`--export=NONE`): only `PATH` and the
  * locale are set in its script. Its name holds a key of the research run and the
@@ -98,12 +98,13 @@ export const triage = (
   logPath: string,
   slurmOutput = ""
 ): RunResult => {
-  // Only a job that completed ran SlurmPhase to its end, which wrote the result over anything the
-  // phase could have planted in its run directory; after any other end the file is not trusted.
+  // Only a job that completed ran SlurmPhase to its end and wrote the result; after any other end
+  // a result file is not trusted (an unsandboxed phase can write the runner's job folder).
   if (state === "COMPLETED" && own !== undefined) return own
   const base = { runDir, logTail, phases: [{ name: phase.name, exitCode: null, signal: null, seconds: 0, logPath, timedOut: state === "TIMEOUT" }] }
-  if (state !== "COMPLETED" && memoryKilled.test(slurmOutput)) {
-    return { ...base, status: "oom", reason: `Slurm ended ${phase.name}'s job over its memory limit (${state}: ${memoryKilled.exec(slurmOutput)![0].replace(/^.*error: /, "")})` }
+  const overMemory = state === "COMPLETED" ? null : memoryKilled.exec(slurmOutput)
+  if (overMemory !== null) {
+    return { ...base, status: "oom", reason: `Slurm ended ${phase.name}'s job over its memory limit (${state}: ${overMemory[0].replace(/^.*error: /, "")})` }
   }
   switch (state) {
     case "TIMEOUT":
@@ -167,7 +168,8 @@ export const make = Effect.fnUntraced(function*(options: SlurmRunnerOptions = {}
       const specFile = `${base}.json`
       const resultFile = `${base}.result.json`
       const logPath = path.join(runDir, `${phase.name}.log`)
-      fs.rmSync(resultFile, { force: true })
+      // What an earlier job of this phase left would be read as this one's: its result, its Slurm output.
+      for (const stale of [resultFile, `${base}.out`]) fs.rmSync(stale, { force: true })
       const spec: PhaseSpec = { task: { ...experiment, runDir, phase }, local: { gpus: "auto", ...options.local } }
       fs.writeFileSync(specFile, JSON.stringify(spec))
       const script = [
@@ -222,12 +224,8 @@ export const make = Effect.fnUntraced(function*(options: SlurmRunnerOptions = {}
   const run = Effect.fnUntraced(function*(task: PhaseRun) {
     const { phase, ...experiment } = task
     fs.mkdirSync(experiment.runDir, { recursive: true })
-    // The job's own files are the runner's: made afresh, beside the run directory, never in it.
-    const jobs = jobDir(path.resolve(experiment.runDir))
-    for (const name of fs.existsSync(jobs) ? fs.readdirSync(jobs) : []) {
-      if (name.startsWith(`${phase.name}.`)) fs.rmSync(path.join(jobs, name), { recursive: true, force: true })
-    }
-    fs.mkdirSync(jobs, { recursive: true, mode: 0o700 })
+    // The job's own files are the runner's: beside the run directory, never in it.
+    fs.mkdirSync(jobDir(path.resolve(experiment.runDir)), { recursive: true, mode: 0o700 })
     yield* cancelLeftovers(experiment.runDir)
     const first = yield* submitOnce(experiment, phase, 0)
     return requeued.has(first.final) ? (yield* submitOnce(experiment, phase, 1)).result : first.result
