@@ -46,7 +46,7 @@ parser.add_argument("--roadscene")
 parser.add_argument("--sweep", action="store_true")
 args = parser.parse_args()
 
-roadscene = args.roadscene or next((p for p in (os.path.join(example, "../../../shared/data/lwir-real/roadscene"),
+roadscene = os.path.abspath(args.roadscene) if args.roadscene else next((p for p in (os.path.join(example, "../../../shared/data/lwir-real/roadscene"),
                                                  os.path.join(example, "../../shared/data/lwir-real/roadscene"))
                                     if os.path.isdir(p)), None)
 card = torch.cuda.get_device_name(0) if cuda else "no CUDA device (CPU)"
@@ -87,6 +87,7 @@ def train(cache, train_py, label):
         metrics = json.load(f)
     hr = np.load(os.path.join(cache, "hidden", "hr.npy"))
     metrics["psnr"] = psnr(np.load(os.path.join(run, "predictions.npy")), hr, SCALE)
+    print(f"  {label}: {metrics['steps']} steps, compile {metrics.get('compile_seconds', 0):.1f} s", flush=True)
     return metrics
 
 
