@@ -67,10 +67,11 @@ describe.skipIf(!cluster.available && !mustRun)(`run --runner slurm${cluster.ava
 
   it("resumes a run SIGKILLed while its job was in Slurm: the job is cancelled, the experiment runs again, nothing twice", async () => {
     if (!cluster.available) throw new Error(`CI as root must run the Slurm tests: ${cluster.reason}`)
-    // The slow candidate sleeps 25 s, so its job is still running when the resumed run looks for it.
+    // The slow candidate sleeps 10 s; once it runs, its job is suspended, so it cannot finish on its
+    // own however late the resumed run gets to it (CI's load once delayed that past the sleep).
     const repo = makeToyRepo({ configPatch: (text) => text.replace("experimentSeconds: 20, graceSeconds: 5", "experimentSeconds: 40, graceSeconds: 5") })
     try {
-      writeCandidate(repo, "01-slow", "a slow one", { "train.py": toyTrain({}, "\nimport time\nprint('slow', flush=True)\ntime.sleep(25)\n") })
+      writeCandidate(repo, "01-slow", "a slow one", { "train.py": toyTrain({}, "\nimport time\nprint('slow', flush=True)\ntime.sleep(10)\n") })
       writeCandidate(repo, "02-line", "a line", { "train.py": toyTrain({ DEGREE: "1" }) })
       const args = [cliBin, "run", "research", "--runner", "slurm", "--proposer", "replay", "--replay-dir", repo.candidates, "--tag", "killed", "--max-experiments", "3"]
       const first = spawn(process.execPath, args, { cwd: repo.root, env: cliEnv(), stdio: "ignore" })
@@ -84,6 +85,12 @@ describe.skipIf(!cluster.available && !mustRun)(`run --runner slurm${cluster.ava
       first.kill("SIGKILL")
       await exited
       const job = left[0]!.split(" ")[0]!
+      for (let waited = 0; jobState(job) !== "RUNNING"; waited += 250) {
+        if (waited > 60_000) throw new Error(`experiment 1's train job ${job} never ran: ${jobState(job)}`)
+        await sleep(250)
+      }
+      execFileSync("scontrol", ["suspend", job])
+      expect(jobState(job)).toBe("SUSPENDED")
       // The dead run's job outlives it: Slurm, not the run, owns it.
       expect(ourJobs().map((line) => line.split(" ")[0])).toContain(job)
 
