@@ -74,6 +74,10 @@ const run = Command.make(
       Flag.withDescription("CPU threads each phase may use (sets AUTORESEARCH_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS; overrides budget.threads; default every core)"),
       Flag.optional
     ),
+    workers: Flag.Int("workers").pipe(
+      Flag.withDescription("Experiments in flight at once, each in its own worktree, with a GPU or a share of the cores (overrides budget.workers; default 1)"),
+      Flag.optional
+    ),
     verifySeeds: Flag.Int("verify-seeds").pipe(
       Flag.withDescription("At the end, verify the best and the baseline with this many fresh seeds where the data has a test split (0: no verify; default budget.verifySeeds, else 2)"),
       Flag.optional
@@ -99,6 +103,9 @@ const run = Command.make(
     }
     if (Option.isSome(input.threads) && input.threads.value < 1) {
       return yield* new CliError({ reason: "--threads must be 1 or more" })
+    }
+    if (Option.isSome(input.workers) && input.workers.value < 1) {
+      return yield* new CliError({ reason: "--workers must be 1 or more" })
     }
     if (Option.isSome(input.verifySeeds) && input.verifySeeds.value < 0) {
       return yield* new CliError({ reason: "--verify-seeds must be 0 (no verify) or more" })
@@ -135,7 +142,8 @@ const run = Command.make(
         budget: {
           ...Option.match(input.maxExperiments, { onNone: () => ({}), onSome: (n) => ({ maxExperiments: n }) }),
           ...Option.match(input.budget, { onNone: () => ({}), onSome: (seconds) => ({ experimentSeconds: seconds }) }),
-          ...Option.match(input.threads, { onNone: () => ({}), onSome: (threads) => ({ threads }) })
+          ...Option.match(input.threads, { onNone: () => ({}), onSome: (threads) => ({ threads }) }),
+          ...Option.match(input.workers, { onNone: () => ({}), onSome: (workers) => ({ workers }) })
         },
         ...Option.match(input.verifySeeds, { onNone: () => ({}), onSome: (verifySeeds) => ({ verifySeeds }) }),
         fresh: input.fresh,

@@ -80,7 +80,13 @@ export const Budget = Schema.Struct({
    * CPU threads each phase may use, set as `AUTORESEARCH_THREADS`, `OMP_NUM_THREADS` and
    * `MKL_NUM_THREADS` (default: unset, so the phase uses every core it may run on).
    */
-  threads: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0)))
+  threads: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0))),
+  /**
+   * Experiments in flight at once (default 1). Each has its own worktree and run directory
+   * and a slot of the machine: a GPU from the runner's pool, and a share of the CPU cores
+   * (`threads` unset: the cores divided among them). See docs/architecture.md, "Parallel experiments".
+   */
+  workers: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0)))
 })
 export type Budget = typeof Budget.Type
 

@@ -2,7 +2,8 @@
  * The Journal service: the append-only record of a research run. `journal.jsonl` holds
  * one JSON object per experiment; `results.tsv` is rewritten from it after each append,
  * in the original autoresearch's columns. Beside it, `noise.jsonl` holds each measurement
- * of the noise floor and `verify.jsonl` each verification. A last line cut short by a
+ * of the noise floor, `verify.jsonl` each verification and `started.jsonl` each experiment
+ * handed to a parallel worker. A last line cut short by a
  * crash is dropped on open, and kept beside the file (`journal.jsonl.dropped-<line>`);
  * the service says what it dropped. results.tsv's temporary files left by dead processes
  * are removed.
@@ -11,7 +12,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { MetricSpec } from "./Config.ts"
-import { JournalEntry } from "./JournalEntry.ts"
+import { JournalEntry, StartedEntry } from "./JournalEntry.ts"
 import { beats } from "./KeepRule.ts"
 import { NoiseFloor } from "./Noise.ts"
 import { isAlive } from "./Process.ts"
@@ -47,6 +48,9 @@ export class Journal extends Context.Service<Journal, {
   readonly appendNoise: (noise: NoiseFloor) => Effect.Effect<void, JournalError>
   readonly verifications: Effect.Effect<ReadonlyArray<Verification>>
   readonly appendVerification: (verification: Verification) => Effect.Effect<void, JournalError>
+  /** Experiments handed to a worker (parallel runs), in order; those not in `entries` were in flight. */
+  readonly started: Effect.Effect<ReadonlyArray<StartedEntry>>
+  readonly appendStarted: (started: StartedEntry) => Effect.Effect<void, JournalError>
 }>()("@autoresearch/core/Journal") {
   /** Opens (or creates) the journal in `dir`. */
   static readonly layer = (dir: string, metric: Pick<MetricSpec, "name" | "secondary">) => Layer.effect(Journal, openJournal(dir, metric))
@@ -101,6 +105,8 @@ export const readJournal = readLines(parseJournal)
 export const readNoise = readLines(parseLines(NoiseFloor, "a noise-floor measurement"))
 /** Reads `verify.jsonl`: the verifications, oldest first. */
 export const readVerifications = readLines(parseLines(Verification, "a verification"))
+/** Reads `started.jsonl`: the experiments handed to workers, in order. */
+export const readStarted = readLines(parseLines(StartedEntry, "a started experiment"))
 
 /**
  * Drops a line cut short from the end of `file`, after keeping a copy of it beside the
@@ -174,14 +180,17 @@ export const openJournal = (dir: string, metric: Pick<MetricSpec, "name" | "seco
       replaceSynced(path.join(dir, "results.tsv"), resultsTsv(entries, metric))
       const noise = openSide(path.join(dir, "noise.jsonl"), NoiseFloor, readNoise)
       const verifications = openSide(path.join(dir, "verify.jsonl"), Verification, readVerifications)
+      const started = openSide(path.join(dir, "started.jsonl"), StartedEntry, readStarted)
       return Journal.of({
         dir,
-        dropped: [...dropped, ...noise.dropped, ...verifications.dropped],
+        dropped: [...dropped, ...noise.dropped, ...verifications.dropped, ...started.dropped],
         entries: Effect.sync(() => [...entries]),
         noise: noise.all,
         appendNoise: noise.append,
         verifications: verifications.all,
         appendVerification: verifications.append,
+        started: started.all,
+        appendStarted: started.append,
         append: (entry) =>
           Effect.try({
             try: () => {

@@ -5,7 +5,7 @@
 import { Schema } from "effect"
 import { RunEnvironment } from "./Environment.ts"
 import { JournalFlag } from "./Flags.ts"
-import { Cost } from "./Proposal.ts"
+import { Cost, Proposal } from "./Proposal.ts"
 
 export const EntryStatus = Schema.Literals(["keep", "discard", "crash", "timeout", "oom", "invalid"])
 export type EntryStatus = typeof EntryStatus.Type
@@ -25,6 +25,8 @@ export const JournalEntry = Schema.Struct({
   hypothesis: Schema.String,
   reason: Schema.optional(Schema.String),
   source: Schema.optional(Schema.String),
+  /** The experiment whose edits this one re-applied onto a moved head (parallel workers; see Settle.ts). */
+  from: Schema.optional(Schema.Int),
   seconds: Schema.Record(Schema.String, Schema.Number),
   cost: Cost,
   /** The data cache's fingerprint: with `commit` and `env`, what the result is bound to. */
@@ -45,3 +47,20 @@ export const JournalEntry = Schema.Struct({
   finishedAt: Schema.String
 })
 export type JournalEntry = typeof JournalEntry.Type
+
+/**
+ * One line of `started.jsonl`: an experiment given its id and handed to a worker (parallel
+ * runs). With `journal.jsonl` it says what was in flight when a run was killed, and the
+ * proposal to run again under the same id on resume.
+ */
+export const StartedEntry = Schema.Struct({
+  id: Schema.Int,
+  /** The head the experiment was built on when it started. */
+  parent: Schema.String,
+  proposal: Proposal,
+  from: Schema.optional(Schema.Int),
+  /** Re-applications that led to it (0 for a fresh proposal). */
+  reapplied: Schema.Int,
+  startedAt: Schema.String
+})
+export type StartedEntry = typeof StartedEntry.Type

@@ -13,16 +13,16 @@ import * as Environment from "./Environment.ts"
 import { LoopEvents } from "./Events.ts"
 import { bestEntry, Journal } from "./Journal.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
-import { decide, type DecisionInput, needsConfirmation } from "./Decision.ts"
 import { LoopError } from "./LoopError.ts"
-import { confirmSeed, incumbentValue, type NoiseFloor, noiseSeed, spread, threshold } from "./Noise.ts"
-import { zeroCost, type Proposal } from "./Proposal.ts"
+import { incumbentValue, type NoiseFloor, noiseSeed, spread, threshold } from "./Noise.ts"
+import type { Proposal } from "./Proposal.ts"
 import { Proposer } from "./Proposer.ts"
 import { Ratchet } from "./Ratchet.ts"
-import { readRegularFile } from "./SafeRead.ts"
 import * as Trials from "./Trials.ts"
+import { entryOf, lastFailure, measureCandidate, type OpenedTrials } from "./Candidate.ts"
 import type { LoopPaths } from "./Trials.ts"
 import { Workspace } from "./Workspace.ts"
+import * as Workers from "./Workers.ts"
 
 export { ImmutableModified, type LoopPaths } from "./Trials.ts"
 export { LoopError, type LoopErrorReason } from "./LoopError.ts"
@@ -33,18 +33,6 @@ export interface LoopSummary {
   readonly best: JournalEntry | undefined
   readonly entries: ReadonlyArray<JournalEntry>
 }
-
-/** The last lines of a log the experiment could have tampered with: never a FIFO or a link. */
-const tail = (file: string, lines = 40) => {
-  const read = readRegularFile(file, 16_384, { fromEnd: true })
-  return read._tag === "Text" ? read.text.split("\n").slice(-lines).join("\n") : ""
-}
-
-/** The tail of the last log of a failed experiment that says anything: the phase that failed wrote it. */
-const failureLog = (entry: JournalEntry) =>
-  [...(entry.logs ?? [])].reverse().map((log) => tail(log)).find((text) => text !== "") ?? ""
-
-type OpenedTrials = Effect.Success<ReturnType<typeof Trials.open>>
 
 /**
  * Trains the checked-out commit `runs` times with noise seeds and records the spread of
@@ -107,7 +95,10 @@ export const noise = Effect.fn("Loop.noise")(function*(config: ResolvedConfig, p
   return yield* measureNoise(config, trials, { commit: yield* ratchet.head, runs })
 })
 
-export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths: LoopPaths) {
+const isWorkerPaths = (paths: LoopPaths | Workers.WorkerPaths): paths is Workers.WorkerPaths =>
+  "repoRoot" in paths && "relative" in paths && "worktree" in paths && "branch" in paths
+
+export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths: LoopPaths | Workers.WorkerPaths) {
   const proposer = yield* Proposer
   const ratchet = yield* Ratchet
   const workspace = yield* Workspace
@@ -164,6 +155,16 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
 
     const id = entries.length
     if (id > 0 && noise === undefined && config.budget.noiseRuns >= 2) noise = yield* measure(lastKept()!)
+    // Past the baseline and the noise floor, parallel workers take over; also to finish what a parallel run had in flight.
+    if (id > 0 && ((config.budget.workers ?? 1) > 1 || (yield* journal.started).some((start) => start.id >= id || !entries.some((entry) => entry.id === start.id)))) {
+      if (!isWorkerPaths(paths)) {
+        return yield* new LoopError({ reason: { _tag: "WorkersNeedRepository", workers: config.budget.workers ?? 1 } })
+      }
+      const parallel = yield* Workers.run({ config, paths, entries, noise, dataFingerprint, env, startedMs })
+      entries = [...parallel.entries]
+      ran += parallel.ran
+      return yield* finish(parallel.reason)
+    }
     const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
     const seconds: Record<string, number> = {}
     const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
@@ -181,19 +182,13 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
 
     let proposal: Proposal = { description: "baseline", hypothesis: "the unmodified code", edits: [] }
     if (id > 0) {
-      const lastFailed = [...entries].reverse().find((entry) => entry.status !== "keep" && entry.status !== "discard")
       const files = yield* workspace.files
       const context = {
         program: yield* workspace.program,
         files,
         journal: entries,
         metric: rule,
-        lastFailure: lastFailed === undefined ? undefined : {
-          id: lastFailed.id,
-          status: lastFailed.status,
-          reason: lastFailed.reason ?? "",
-          logTail: failureLog(lastFailed)
-        },
+        lastFailure: lastFailure(entries),
         left: budgetLeft(config.budget, spent),
         // Against the files the proposal is made on, which stay its base while a prefetched one waits.
         check: (edits: Proposal["edits"]) => Effect.asVoid(workspace.check(edits, files))
@@ -214,25 +209,17 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     const record = (fields: Partial<JournalEntry> & Pick<JournalEntry, "status" | "commit">) =>
       Effect.gen(function*() {
         const finishedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-        seconds.total = (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000
-        const entry: JournalEntry = {
+        const entry = entryOf({
           id,
           parent: id === 0 ? null : parent,
-          metrics: {},
-          reported: {},
-          flags: [],
-          description: proposal.description,
-          hypothesis: proposal.hypothesis,
-          ...(proposal.source === undefined ? {} : { source: proposal.source }),
-          seconds: { ...seconds },
-          cost: proposal.cost ?? zeroCost,
+          proposal,
+          seconds,
           fingerprint: dataFingerprint,
           seed: config.seed,
           env,
           startedAt,
-          finishedAt,
-          ...fields
-        }
+          finishedAt
+        }, fields)
         yield* journal.append(entry)
         entries = [...entries, entry]
         ran++
@@ -255,44 +242,16 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     }
     const commit = id === 0 ? parent : yield* timed("commit", ratchet.commit(`autoresearch #${id}: ${proposal.description}`))
 
-    const first = yield* trials.trial({ id, seed: config.seed, label: String(id), incumbent })
-    const { result } = first
-    for (const phase of result.phases) seconds[phase.name] = phase.seconds
-    if (first.seconds !== undefined) Object.assign(seconds, first.seconds)
-    const input: DecisionInput = {
-      baseline: id === 0,
-      run: result,
-      score: first.score,
-      sealChanged: first.sealChanged,
-      incumbent: incumbentMetric,
+    const { decision, result, fields } = yield* measureCandidate(config, trials, {
+      id,
+      incumbent,
+      incumbentMetric,
       minDelta,
-      metric: config.metric
-    }
-    let decision = decide(input)
-    if (needsConfirmation(decision, input, config.budget.confirmRuns)) {
-      // A keep counts only if the mean over new seeds still passes; they train the candidate on a clean checkout.
-      yield* ratchet.restore
-      const confirmations: Array<number | undefined> = []
-      for (let k = 1; k <= config.budget.confirmRuns; k++) {
-        const seed = confirmSeed(config.seed, id, k)
-        confirmations.push(Trials.metricOf(yield* trials.trial({ id, seed, label: `${id}-seed${seed}`, incumbent }), config.metric.name))
-      }
-      decision = decide({ ...input, confirmations })
-    }
-    if (id > 0) yield* timed(decision.keep ? "keep" : "discard", decision.keep ? ratchet.keep : ratchet.discard(id, commit, parent))
-    const entry = yield* record({
-      status: decision.status,
-      commit,
-      metrics: decision.metrics,
-      reported: first.score?.reported ?? {},
-      flags: decision.flags,
-      reason: decision.reason,
-      logs: result.phases.map((phase) => phase.logPath),
-      ...(result.peakMemoryGb === undefined ? {} : { memoryGb: result.peakMemoryGb }),
-      ...(result.warnings === undefined ? {} : { warnings: result.warnings }),
-      ...(decision.confirmations === undefined ? {} : { confirmations: decision.confirmations }),
-      ...(first.score?.gate === undefined ? {} : { gate: first.score.gate })
+      seconds,
+      beforeConfirm: ratchet.restore
     })
+    if (id > 0) yield* timed(decision.keep ? "keep" : "discard", decision.keep ? ratchet.keep : ratchet.discard(id, commit, parent))
+    const entry = yield* record({ commit, ...fields })
     yield* events.publish({ _tag: "Decided", id, decision, entry })
     if (id === 0 && !decision.keep) {
       return yield* baselineFailed(`failed: ${entry.reason}; log: ${result.phases.at(-1)?.logPath ?? "-"}`)

@@ -18,6 +18,8 @@ export const LoopErrorReason = Schema.Union([
   Schema.TaggedStruct("NoiseFailed", { runs: Schema.Number, failed: Schema.Array(Schema.String) }),
   /** A count below what the command needs: noise runs (2 or more) or verify seeds (1 or more). */
   Schema.TaggedStruct("TooFew", { what: Schema.Literals(["noise runs", "verify seeds"]), given: Schema.Number }),
+  /** Parallel workers were asked for, but the loop was given no repository to make their worktrees in. */
+  Schema.TaggedStruct("WorkersNeedRepository", { workers: Schema.Number }),
   /** `verify` found no commit to verify. */
   Schema.TaggedStruct("NothingToVerify", {
     why: Schema.Literals(["no kept baseline", "no kept experiment", "no such commit"]),
@@ -42,6 +44,8 @@ export const describe = (reason: LoopErrorReason): string => {
       return reason.what === "noise runs"
         ? `the noise floor needs 2 runs or more, not ${reason.given}`
         : `verify needs 1 seed or more, not ${reason.given}`
+    case "WorkersNeedRepository":
+      return `${reason.workers} workers need worktrees of the research repository: pass Loop.run the paths Research.paths makes (repoRoot, relative, worktree, branch)`
     case "NothingToVerify":
       switch (reason.why) {
         case "no kept baseline":

@@ -2,7 +2,7 @@
  * A proposer that replays prepared candidates: each subfolder of a folder, in name order,
  * holds replacement versions of mutable files, or search/replace edits in `edits.json`,
  * and a `DESCRIPTION` (first line, then the hypothesis). It skips folders the journal already
- * records, so a resumed run goes on where it stopped. Used by tests and for re-running
+ * records or that are in flight, so a resumed run goes on where it stopped. Used by tests and for re-running
  * a known sequence of ideas.
  */
 import { Effect, Layer, Schema } from "effect"
@@ -33,7 +33,8 @@ export const make = (dir: string) =>
         if (!fs.existsSync(dir)) {
           return yield* new ProposerError({ proposer: "replay", reason: `replay folder not found: ${dir}`, fix: "--replay-dir" })
         }
-        const done = new Set(context.journal.map((entry) => entry.source))
+        // Neither what the journal records nor what is in flight (parallel workers, prefetching) is handed out again.
+        const done = new Set([...context.journal.map((entry) => entry.source), ...(context.inFlight ?? []).map((proposal) => proposal.source)])
         const next = fs.readdirSync(dir, { withFileTypes: true })
           .filter((entry) => entry.isDirectory())
           .map((entry) => entry.name)

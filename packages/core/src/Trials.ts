@@ -95,7 +95,12 @@ export const hasTestSplit = (cacheDir: string) => {
 export const open = Effect.fn("Trials.open")(function*(
   config: ResolvedConfig,
   paths: LoopPaths,
-  recorded: { readonly fingerprint: string | undefined; readonly resumed: boolean }
+  recorded: {
+    readonly fingerprint: string | undefined
+    readonly resumed: boolean
+    /** Variables every experiment phase gets besides its own (a parallel worker's CPU share). */
+    readonly env?: Readonly<Record<string, string>>
+  }
 ) {
   const runner = yield* Runner
   const scorer = yield* Scorer
@@ -262,7 +267,7 @@ export const open = Effect.fn("Trials.open")(function*(
   /** Trains the checked-out commit with `seed`, predicts and scores: validation, then test when asked. */
   const trial = Effect.fnUntraced(function*(options: TrialOptions) {
     const experiment = makeExperiment(options.label, options.seed)
-    const phases = experimentPhases(config, cache, experiment.runDir, options.seed)
+    const phases = experimentPhases(config, cache, experiment.runDir, options.seed).map((phase) => ({ ...phase, env: { ...recorded.env, ...phase.env } }))
     const result = yield* runPhases(options.id, experiment, phases)
     const { score, sealChanged, seconds } = yield* judge(options, experiment, result, { hiddenDir: cache.hidden, cacheDir: paths.cacheDir })
     const predict = phases.find((phase) => phase.name === "predict")

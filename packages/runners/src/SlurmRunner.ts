@@ -21,7 +21,7 @@
  * and a run resumed after a crash cancels the jobs the dead one left.
  */
 import { Command, type Experiment, type Phase, type PhaseRun, readRegularFile, type RunResult, Runner, RunnerError } from "@autoresearch/core"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Semaphore } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -134,10 +134,12 @@ export const make = Effect.fnUntraced(function*(options: SlurmRunnerOptions = {}
       Effect.mapError((error) => new RunnerError({ runner: "slurm", reason: `${name} could not run: ${error.message}` }))
     )
   const cleaned = new Set<string>()
+  // Parallel workers call the runner at once: the others wait until the first has cancelled what a killed run left, never cancelling their jobs.
+  const cleaning = yield* Semaphore.make(1)
 
   /** Cancels the jobs a killed run left for this research run (the lock says there is no other live one). */
   const cancelLeftovers = (runDir: string) =>
-    Effect.gen(function*() {
+    cleaning.withPermits(1)(Effect.gen(function*() {
       const key = runKey(runDir)
       if (cleaned.has(key)) return
       cleaned.add(key)
@@ -145,7 +147,7 @@ export const make = Effect.fnUntraced(function*(options: SlurmRunnerOptions = {}
       if (listed._tag === "None" || !Command.succeeded(listed.value)) return
       const left = listed.value.stdout.split("\n").map((line) => line.trim().split(/\s+/)).filter(([, name]) => name?.startsWith(`autoresearch-${key}-`))
       for (const [id] of left) yield* slurm("scancel", [id!]).pipe(Effect.ignore)
-    })
+    }))
 
   const state = (job: string) =>
     slurm("scontrol", ["show", "job", "-o", job]).pipe(Effect.map((output) => (Command.succeeded(output) ? parseJob(output.stdout).JobState ?? "" : "")))
