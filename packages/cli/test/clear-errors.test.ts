@@ -81,6 +81,7 @@ describe("autoresearch run: nonsensical numeric flags", () => {
     [["--max-experiments", "0"], /--max-experiments must be 1 or more/],
     [["--budget", "-5"], /--budget must be a positive number of seconds/],
     [["--threads", "0"], /--threads must be 1 or more/],
+    [["--workers", "0"], /--workers must be 1 or more/],
     [["--verify-seeds", "-2"], /--verify-seeds must be 0 \(no verify\) or more/]
   ])("refuses %j", (flags, pattern) => {
     const repo = toyRepo()

@@ -108,6 +108,36 @@ describe.skipIf(!cluster.available && !mustRun)(`run --runner slurm${cluster.ava
     }
   }, 400_000)
 
+  it("runs two workers' experiments as two Slurm jobs at once", async () => {
+    if (!cluster.available) throw new Error(`CI as root must run the Slurm tests: ${cluster.reason}`)
+    const repo = makeToyRepo()
+    try {
+      for (const [name, degree] of [["01-slow-a", "5"], ["02-slow-b", "1"]] as const) {
+        writeCandidate(repo, name, name, { "train.py": toyTrain({ DEGREE: degree }, "\nimport time\ntime.sleep(8)\n") })
+      }
+      const args = [cliBin, "run", "research", "--runner", "slurm", "--proposer", "replay", "--replay-dir", repo.candidates, "--tag", "pool", "--workers", "2", "--verify-seeds", "0"]
+      const run = spawn(process.execPath, args, { cwd: repo.root, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] })
+      let stdout = ""
+      run.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+      const exited = new Promise<number | null>((resolve) => run.on("exit", resolve))
+      let most = 0
+      let done = false
+      void exited.then(() => (done = true))
+      while (!done) {
+        most = Math.max(most, ourJobs().filter((line) => line.endsWith("-train")).length)
+        await sleep(250)
+      }
+      expect(await exited, plain(stdout)).toBe(0)
+      expect(most).toBe(2)
+      const journal = readJournal(repo, "pool")
+      expect(journal.map((entry) => entry.id).sort()).toEqual([0, 1, 2])
+      expect(journal.map((entry) => entry.source).sort()).toEqual(["replay:01-slow-a", "replay:02-slow-b", undefined])
+      expect(ourJobs()).toEqual([])
+    } finally {
+      repo.cleanup()
+    }
+  }, 300_000)
+
   const { imports: hasTorch } = locatePython(["torch", "numpy", "PIL"])
   it.skipIf(!hasTorch)(hasTorch ? "runs examples/lwir-sr's CPU smoke task, sandboxed on the node: the baseline beats bicubic" : "SKIPPED: no python with torch, numpy and PIL", () => {
     if (!cluster.available) throw new Error(`CI as root must run the Slurm tests: ${cluster.reason}`)

@@ -129,6 +129,19 @@ describe("ReplayProposer", () => {
       assert.strictEqual(afterGap.source, "replay:01")
     }))
 
+  it.live("skips folders in flight (parallel workers, prefetching), and is exhausted when the rest are", () =>
+    Effect.gen(function*() {
+      write("01/train.py", "a\n")
+      write("02/train.py", "b\n")
+      const proposer = ReplayProposer.make(dir)
+      const running = yield* proposer.propose(context())
+      assert.strictEqual(running.source, "replay:01")
+      const next = yield* proposer.propose({ ...context(), inFlight: [running] })
+      assert.strictEqual(next.source, "replay:02")
+      const none = yield* Effect.flip(proposer.propose({ ...context([entry(1, "replay:01")]), inFlight: [next] }))
+      assert.instanceOf(none, ProposerExhausted)
+    }))
+
   it.live("does not treat other sources with a similar name as done", () =>
     Effect.gen(function*() {
       write("01/train.py", "a\n")
