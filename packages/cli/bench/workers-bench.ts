@@ -71,9 +71,12 @@ interface Entry {
   readonly id: number
   readonly status: string
   readonly reason?: string
+  readonly seconds: Record<string, number>
   readonly startedAt: string
   readonly finishedAt: string
 }
+
+const mean = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
 
 const measure = async (k: number) => {
   const root = path.join(base, `k${k}`)
@@ -102,6 +105,8 @@ const measure = async (k: number) => {
     k,
     n: entries.length,
     perMinute: entries.length / ((end - start) / 60_000),
+    train: mean(entries.map((entry) => entry.seconds.train ?? 0)),
+    total: mean(entries.map((entry) => entry.seconds.total ?? 0)),
     keeps: entries.filter((entry) => entry.status === "keep").length,
     stale
   }
@@ -111,12 +116,14 @@ const rows = []
 for (const k of ks) rows.push(await measure(k))
 const single = rows.find((row) => row.k === 1)
 console.log(`\nworkers, ${trainSeconds} s of training per experiment, ${os.availableParallelism()} cores; proposed experiments (the baseline left out):`)
-console.log("K  experiments  per minute  vs K x single  keeps  stale (measured again)")
+console.log("K  experiments  per minute  vs K x single  mean train / total s  keeps    stale (measured again)")
 for (const row of rows) {
   const ratio = single === undefined ? "-" : (row.perMinute / (row.k * single.perMinute)).toFixed(3)
   console.log(
     `${String(row.k).padEnd(3)}${String(row.n).padEnd(13)}${row.perMinute.toFixed(2).padEnd(12)}${ratio.padEnd(15)}` +
-      `${`${row.keeps} (${((100 * row.keeps) / row.n).toFixed(0)} %)`.padEnd(7)}${row.stale} (${((100 * row.stale) / row.n).toFixed(0)} %)`
+      `${`${row.train.toFixed(1)} / ${row.total.toFixed(1)}`.padEnd(22)}${`${row.keeps} (${((100 * row.keeps) / row.n).toFixed(0)} %)`.padEnd(9)}` +
+      `${row.stale} (${((100 * row.stale) / row.n).toFixed(0)} %)`
   )
 }
-fs.rmSync(base, { recursive: true, force: true })
+if (process.env.BENCH_KEEP === undefined) fs.rmSync(base, { recursive: true, force: true })
+else console.log(`kept ${base}`)

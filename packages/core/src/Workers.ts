@@ -64,6 +64,8 @@ interface Job {
   readonly from: number | undefined
   readonly reapplied: number
   readonly startedAt: string
+  /** Seconds spent before the worker got it (proposing). */
+  readonly seconds: Readonly<Record<string, number>>
 }
 
 /** What is waiting to run before anything new is proposed: re-applications and what a killed run had in flight. */
@@ -135,9 +137,11 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
     const noise = input.noise ?? (yield* journal.noise).at(-1)
     const minDelta = threshold(config.metric.minDelta, noise) ?? 0
     let next = pending.shift()
+    let proposing: number | undefined
     if (next === undefined) {
       if (stopped !== undefined) return undefined
       const files = yield* main.files
+      proposing = yield* Clock.currentTimeMillis
       const proposed = yield* proposer.propose({
         program: yield* main.program,
         files,
@@ -156,6 +160,7 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
     }
     const id = next.id ?? nextId++
     const incumbent = lastKept()
+    const handed = yield* Clock.currentTimeMillis
     const job: Job = {
       id,
       proposal: next.proposal,
@@ -165,7 +170,8 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
       minDelta,
       from: next.from,
       reapplied: next.reapplied,
-      startedAt: new Date(yield* Clock.currentTimeMillis).toISOString()
+      startedAt: new Date(handed).toISOString(),
+      seconds: proposing === undefined ? {} : { propose: (handed - proposing) / 1000 }
     }
     running.set(id, job.proposal)
     yield* journal.appendStarted({
@@ -182,7 +188,7 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
 
   /** Records how a job ended, under the lock: the branch advances, the edits wait to be re-applied, or the commit is set aside. */
   const finish = (job: Job, commit: string | null, fields: Partial<JournalEntry> & Pick<JournalEntry, "status">, seconds: Record<string, number>) =>
-    lock.withPermits(1)(Effect.gen(function*() {
+    Effect.flatMap(Clock.currentTimeMillis, (waiting) => lock.withPermits(1)(Effect.gen(function*() {
       let recorded = fields
       if (commit !== null) {
         const now = yield* head
@@ -202,6 +208,8 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
           }
         }
       }
+      // Waiting for the lock and moving git, both included.
+      seconds.settle = ((yield* Clock.currentTimeMillis) - waiting) / 1000
       const entry = entryOf({
         id: job.id,
         parent: job.parent,
@@ -224,7 +232,7 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
         decision: { keep, status: entry.status, reason: entry.reason ?? "", flags: [...entry.flags], metrics: entry.metrics },
         entry
       })
-    }))
+    })))
 
   /** One worker: its worktree and trials, then experiment after experiment until nothing is left. */
   const worker = (k: number) =>
@@ -238,12 +246,18 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
       while (true) {
         const job = yield* takeNext
         if (job === undefined) return
-        const seconds: Record<string, number> = {}
-        yield* git(dir, ["checkout", "--force", "--quiet", "--detach", job.parent, "--"])
-        yield* git(dir, ["clean", "-fdxq"])
+        const seconds: Record<string, number> = { ...job.seconds }
+        const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+          Effect.gen(function*() {
+            const t0 = yield* Clock.currentTimeMillis
+            const result = yield* effect
+            seconds[name] = ((yield* Clock.currentTimeMillis) - t0) / 1000
+            return result
+          })
+        yield* timed("checkout", Effect.andThen(git(dir, ["checkout", "--force", "--quiet", "--detach", job.parent, "--"]), git(dir, ["clean", "-fdxq"])))
         const rejected = job.proposal.invalid !== undefined
           ? `no valid proposal: ${job.proposal.invalid}`
-          : yield* space.apply(job.proposal.edits).pipe(
+          : yield* timed("apply", space.apply(job.proposal.edits)).pipe(
             Effect.as(undefined),
             Effect.catch((error) => Effect.succeed(`edit rejected: ${error.message}`))
           )
@@ -251,9 +265,11 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
           yield* finish(job, null, { status: "invalid", reason: rejected }, seconds)
           continue
         }
-        yield* git(dir, ["add", "--all"])
-        yield* git(dir, [...identity, "-c", "gc.auto=0", "commit", "--quiet", "--no-verify", "-m", `autoresearch #${job.id}: ${job.proposal.description}`])
-        const commit = yield* git(dir, ["rev-parse", "HEAD"])
+        const commit = yield* timed("commit", Effect.gen(function*() {
+          yield* git(dir, ["add", "--all"])
+          yield* git(dir, [...identity, "-c", "gc.auto=0", "commit", "--quiet", "--no-verify", "-m", `autoresearch #${job.id}: ${job.proposal.description}`])
+          return yield* git(dir, ["rev-parse", "HEAD"])
+        }))
         const measured = yield* measureCandidate(config, trials, {
           id: job.id,
           incumbent: job.incumbent,
