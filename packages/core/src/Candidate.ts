@@ -3,7 +3,7 @@
  * workers: what the proposer is told of the last failure, training and scoring the
  * checked-out candidate with its decision, and the journal entry that records it.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { ResolvedConfig } from "./Config.ts"
 import { decide, type DecisionInput, needsConfirmation } from "./Decision.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
@@ -21,6 +21,15 @@ const tail = (file: string, lines = 40) => {
 /** The tail of the last log of a failed experiment that says anything: the phase that failed wrote it. */
 const failureLog = (entry: JournalEntry) =>
   [...(entry.logs ?? [])].reverse().map((log) => tail(log)).find((text) => text !== "") ?? ""
+
+/** Runs effects, recording in `seconds` how long each named one took. */
+export const timer = (seconds: Record<string, number>) => <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const t0 = yield* Clock.currentTimeMillis
+    const result = yield* effect
+    seconds[name] = ((yield* Clock.currentTimeMillis) - t0) / 1000
+    return result
+  })
 
 export type OpenedTrials = Effect.Success<ReturnType<typeof Trials.open>>
 

@@ -4,7 +4,8 @@
  * out or the proposer has nothing left. It only orchestrates: `decide` (Decision.ts)
  * says what becomes of each experiment, the Ratchet moves git, Trials train and score.
  * It resumes from git and the journal: an experiment cut short is run again, and none
- * is recorded twice.
+ * is recorded twice. With `budget.workers` above 1, parallel workers (Workers.ts) run
+ * everything after the baseline and the noise floor.
  */
 import { Clock, Effect } from "effect"
 import { budgetLeft, stopReason } from "./Budgets.ts"
@@ -19,7 +20,7 @@ import type { Proposal } from "./Proposal.ts"
 import { Proposer } from "./Proposer.ts"
 import { Ratchet } from "./Ratchet.ts"
 import * as Trials from "./Trials.ts"
-import { entryOf, lastFailure, measureCandidate, type OpenedTrials } from "./Candidate.ts"
+import { entryOf, lastFailure, measureCandidate, type OpenedTrials, timer } from "./Candidate.ts"
 import type { LoopPaths } from "./Trials.ts"
 import { Workspace } from "./Workspace.ts"
 import * as Workers from "./Workers.ts"
@@ -156,7 +157,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     const id = entries.length
     if (id > 0 && noise === undefined && config.budget.noiseRuns >= 2) noise = yield* measure(lastKept()!)
     // Past the baseline and the noise floor, parallel workers take over; also to finish what a parallel run had in flight.
-    if (id > 0 && ((config.budget.workers ?? 1) > 1 || (yield* journal.started).some((start) => start.id >= id || !entries.some((entry) => entry.id === start.id)))) {
+    if (id > 0 && ((config.budget.workers ?? 1) > 1 || (yield* journal.started).some((start) => !entries.some((entry) => entry.id === start.id)))) {
       if (!isWorkerPaths(paths)) {
         return yield* new LoopError({ reason: { _tag: "WorkersNeedRepository", workers: config.budget.workers ?? 1 } })
       }
@@ -167,13 +168,7 @@ export const run = Effect.fn("Loop.run")(function*(config: ResolvedConfig, paths
     }
     const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
     const seconds: Record<string, number> = {}
-    const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
-      Effect.gen(function*() {
-        const t0 = yield* Clock.currentTimeMillis
-        const result = yield* effect
-        seconds[name] = ((yield* Clock.currentTimeMillis) - t0) / 1000
-        return result
-      })
+    const timed = timer(seconds)
     const parent = yield* ratchet.head
     const incumbent = lastKept()
     const incumbentMetric = incumbentValue(incumbent, config.metric.name, noise)

@@ -17,7 +17,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { budgetLeft, stopReason } from "./Budgets.ts"
-import { entryOf, lastFailure, measureCandidate } from "./Candidate.ts"
+import { entryOf, lastFailure, measureCandidate, timer } from "./Candidate.ts"
 import type { ResolvedConfig } from "./Config.ts"
 import type { RunEnvironment } from "./Environment.ts"
 import { LoopEvents } from "./Events.ts"
@@ -247,13 +247,7 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
         const job = yield* takeNext
         if (job === undefined) return
         const seconds: Record<string, number> = { ...job.seconds }
-        const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
-          Effect.gen(function*() {
-            const t0 = yield* Clock.currentTimeMillis
-            const result = yield* effect
-            seconds[name] = ((yield* Clock.currentTimeMillis) - t0) / 1000
-            return result
-          })
+        const timed = timer(seconds)
         yield* timed("checkout", Effect.andThen(git(dir, ["checkout", "--force", "--quiet", "--detach", job.parent, "--"]), git(dir, ["clean", "-fdxq"])))
         const rejected = job.proposal.invalid !== undefined
           ? `no valid proposal: ${job.proposal.invalid}`
