@@ -298,15 +298,20 @@ function renderProgress(progress) {
     box.replaceChildren(el("span", { class: "muted", "data-running": "false", text: `no run is going now${last}; the page updates when one resumes` }))
     return
   }
-  if (!progress.phase) {
-    box.replaceChildren(el("span", { class: "muted", "data-running": "true", text: progress.id === null ? "starting" : `#${progress.id}: between phases` }))
-    return
+  // Parallel workers: a line per experiment in flight.
+  const inFlight = Array.isArray(progress.inFlight) && progress.inFlight.length > 1 ? progress.inFlight : [progress]
+  box.replaceChildren(...inFlight.map((item) => el("div", { class: "in-flight" }, ...progressLine(item, progress.budgetSeconds))))
+}
+
+function progressLine(item, budgetSeconds) {
+  if (!item.phase) {
+    return [el("span", { class: "muted", "data-running": "true", text: item.id === null ? "starting" : `#${item.id}: between phases` })]
   }
-  const elapsed = (Date.now() - Date.parse(progress.startedAt)) / 1000
-  const budget = progress.phase === "train" ? progress.budgetSeconds : undefined
+  const elapsed = (Date.now() - Date.parse(item.startedAt)) / 1000
+  const budget = item.phase === "train" ? budgetSeconds : undefined
   const bar = el("progress", { max: String(budget || 1), value: String(budget ? Math.min(elapsed, budget) : 0) })
   const left = budget ? (elapsed <= budget ? `, ${seconds(budget - elapsed)} left` : `, over by ${seconds(elapsed - budget)}`) : ""
-  box.replaceChildren(el("span", { "data-running": "true", text: `#${progress.id} ${progress.phase} ${seconds(elapsed)}${budget ? ` of ${seconds(budget)}` : ""}${left} ` }), bar)
+  return [el("span", { "data-running": "true", text: `#${item.id} ${item.phase} ${seconds(elapsed)}${budget ? ` of ${seconds(budget)}` : ""}${left} ` }), bar]
 }
 
 function render(data) {

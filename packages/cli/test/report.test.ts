@@ -342,6 +342,15 @@ describe.skipIf(chromiumPath === undefined && !mustRun)("in a real browser (chro
       try {
         await page.waitForSelector("#progress progress", { timeout: 2000 })
         expect(await page.locator("#progress").textContent()).toMatch(/#6 train \d+\.\d s of 20\.0 s, \d+\.\d s left/)
+        // Parallel workers: a line for each experiment in flight.
+        const inFlight = [{ id: 6, phase: "train", startedAt: now }, { id: 7, phase: "predict", startedAt: now }, { id: 8, phase: null, startedAt: null }]
+        fs.writeFileSync(live, JSON.stringify({ id: 8, phase: null, startedAt: null, budgetSeconds: 20, updatedAt: now, inFlight }))
+        await page.locator("#progress .in-flight", { hasText: "#8: between phases" }).waitFor({ timeout: 2000 })
+        const lines = await page.locator("#progress .in-flight").allTextContents()
+        expect(lines).toHaveLength(3)
+        expect(lines[0]).toMatch(/^#6 train \d+\.\d s of 20\.0 s, \d+\.\d s left/)
+        expect(lines[1]).toMatch(/^#7 predict \d+\.\d s $/)
+        expect(await page.locator("#progress progress").count()).toBe(2)
       } finally {
         fs.rmSync(path.join(stateDir, "lock"), { force: true })
       }
