@@ -118,7 +118,9 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
   const running = new Map<number, Proposal>()
   let stopped: string | undefined
   let ran = 0
+  // The lock guards the branch, the main worktree, the journal and this state; proposals take turns apart from it.
   const lock = yield* Semaphore.make(1)
+  const proposing = yield* Semaphore.make(1)
   const lastKept = () => [...entries].reverse().find((entry) => entry.status === "keep")
   const spent = (now: number) => ({
     experiments: entries.length + running.size,
@@ -126,64 +128,83 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
     usd: entries.reduce((sum, entry) => sum + entry.cost.usd, 0)
   })
 
-  /** The next experiment, under the lock: what waits first, else a new proposal that sees what runs. */
-  const takeNext = lock.withPermits(1)(Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const stop = stopReason(config.budget, spent(now))
-    if (stop !== undefined) {
-      stopped ??= stop
-      return undefined
-    }
-    const noise = input.noise ?? (yield* journal.noise).at(-1)
-    const minDelta = threshold(config.metric.minDelta, noise) ?? 0
-    let next = pending.shift()
-    let proposing: number | undefined
-    if (next === undefined) {
-      if (stopped !== undefined) return undefined
-      const files = yield* main.files
-      proposing = yield* Clock.currentTimeMillis
-      const proposed = yield* proposer.propose({
-        program: yield* main.program,
-        files,
-        journal: entries,
-        metric: { ...config.metric, minDelta },
-        lastFailure: lastFailure(entries),
-        left: budgetLeft(config.budget, spent(now)),
-        check: (edits) => Effect.asVoid(main.check(edits, files)),
-        inFlight: [...running.values()]
-      }).pipe(Effect.catchTag("ProposerExhausted", () => Effect.succeed(undefined)))
-      if (proposed === undefined) {
-        stopped = `proposer ${proposer.name} has nothing more to propose`
+  /** Hands `next` to a worker, under the lock: its id, its parent (the head its proposal saw), its start recorded. */
+  const hand = (next: Pending, parent: string, proposedMs: number | undefined) =>
+    Effect.gen(function*() {
+      const noise = input.noise ?? (yield* journal.noise).at(-1)
+      const id = next.id ?? nextId++
+      const incumbent = lastKept()
+      const handed = yield* Clock.currentTimeMillis
+      const job: Job = {
+        id,
+        proposal: next.proposal,
+        parent,
+        incumbent,
+        incumbentMetric: incumbentValue(incumbent, config.metric.name, noise),
+        minDelta: threshold(config.metric.minDelta, noise) ?? 0,
+        from: next.from,
+        reapplied: next.reapplied,
+        startedAt: new Date(handed).toISOString(),
+        seconds: proposedMs === undefined ? {} : { propose: (handed - proposedMs) / 1000 }
+      }
+      running.set(id, job.proposal)
+      yield* journal.appendStarted({
+        id,
+        parent,
+        proposal: job.proposal,
+        ...(job.from === undefined ? {} : { from: job.from }),
+        reapplied: job.reapplied,
+        startedAt: job.startedAt
+      })
+      yield* events.publish({ _tag: "ExperimentStarted", id, description: job.proposal.description, budgetSeconds: config.budget.experimentSeconds })
+      return job
+    })
+
+  /**
+   * The next experiment: what waits first (re-applications, what a killed run had in
+   * flight), else a new proposal. Proposals are made one at a time, on a snapshot taken
+   * under the lock (the head's files, the journal, what is in flight), and the model's
+   * answer is awaited outside it, so the other workers settle meanwhile.
+   */
+  const takeNext = proposing.withPermits(1)(Effect.gen(function*() {
+    const snapshot = yield* lock.withPermits(1)(Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const stop = stopReason(config.budget, spent(now))
+      if (stop !== undefined) {
+        stopped ??= stop
         return undefined
       }
-      next = { proposal: proposed, from: undefined, reapplied: 0 }
-    }
-    const id = next.id ?? nextId++
-    const incumbent = lastKept()
-    const handed = yield* Clock.currentTimeMillis
-    const job: Job = {
-      id,
-      proposal: next.proposal,
-      parent: yield* head,
-      incumbent,
-      incumbentMetric: incumbentValue(incumbent, config.metric.name, noise),
-      minDelta,
-      from: next.from,
-      reapplied: next.reapplied,
-      startedAt: new Date(handed).toISOString(),
-      seconds: proposing === undefined ? {} : { propose: (handed - proposing) / 1000 }
-    }
-    running.set(id, job.proposal)
-    yield* journal.appendStarted({
-      id,
-      parent: job.parent,
-      proposal: job.proposal,
-      ...(job.from === undefined ? {} : { from: job.from }),
-      reapplied: job.reapplied,
-      startedAt: job.startedAt
-    })
-    yield* events.publish({ _tag: "ExperimentStarted", id, description: job.proposal.description, budgetSeconds: config.budget.experimentSeconds })
-    return job
+      const waiting = pending.shift()
+      if (waiting !== undefined) return { job: yield* hand(waiting, yield* head, undefined) }
+      if (stopped !== undefined) return undefined
+      const noise = input.noise ?? (yield* journal.noise).at(-1)
+      const files = yield* main.files
+      return {
+        parent: yield* head,
+        files,
+        context: {
+          program: yield* main.program,
+          files,
+          journal: [...entries],
+          metric: { ...config.metric, minDelta: threshold(config.metric.minDelta, noise) ?? 0 },
+          lastFailure: lastFailure(entries),
+          left: budgetLeft(config.budget, spent(now)),
+          check: (edits: Proposal["edits"]) => Effect.asVoid(main.check(edits, files)),
+          inFlight: [...running.values()]
+        }
+      }
+    }))
+    if (snapshot === undefined) return undefined
+    if ("job" in snapshot) return snapshot.job
+    const proposedMs = yield* Clock.currentTimeMillis
+    const proposed = yield* proposer.propose(snapshot.context).pipe(Effect.catchTag("ProposerExhausted", () => Effect.succeed(undefined)))
+    return yield* lock.withPermits(1)(Effect.gen(function*() {
+      if (proposed === undefined) {
+        stopped ??= `proposer ${proposer.name} has nothing more to propose`
+        return undefined
+      }
+      return yield* hand({ proposal: proposed, from: undefined, reapplied: 0 }, snapshot.parent, proposedMs)
+    }))
   }))
 
   /** Records how a job ended, under the lock: the branch advances, the edits wait to be re-applied, or the commit is set aside. */
