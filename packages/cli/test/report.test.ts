@@ -351,6 +351,8 @@ describe.skipIf(chromiumPath === undefined && !mustRun)("in a real browser (chro
         expect(lines[0]).toMatch(/^#6 train \d+\.\d s of 20\.0 s, \d+\.\d s left/)
         expect(lines[1]).toMatch(/^#7 predict \d+\.\d s $/)
         expect(await page.locator("#progress progress").count()).toBe(2)
+        fs.writeFileSync(live, JSON.stringify({ id: 6, phase: "train", startedAt: now, budgetSeconds: 20, updatedAt: now }))
+        await page.locator("#progress .in-flight", { hasText: "#6 train" }).waitFor({ timeout: 2000 })
       } finally {
         fs.rmSync(path.join(stateDir, "lock"), { force: true })
       }

@@ -7,7 +7,7 @@
  * linear, every kept commit's parent the commit kept before it.
  */
 import { it } from "@effect/vitest"
-import { Loop, ReplayProposer, Research, resolveConfig, type ResolvedConfig, Scorer } from "@autoresearch/core"
+import { Loop, Proposer, ReplayProposer, Research, resolveConfig, type ResolvedConfig, Scorer } from "@autoresearch/core"
 import { LocalRunner } from "@autoresearch/runners"
 import { Effect, Layer } from "effect"
 import { execFileSync, spawn } from "node:child_process"
@@ -50,12 +50,12 @@ const candidate = (
     ].join("\n"))
   })
 
-const runWorkers = (repo: ToyRepo, tag: string, workers: number) =>
+const runWorkers = (repo: ToyRepo, tag: string, workers: number, proposer: Layer.Layer<Proposer> = ReplayProposer.layer(repo.candidates)) =>
   Effect.gen(function*() {
     const base = resolveConfig(toyConfig)
     const config: ResolvedConfig = { ...base, budget: { ...base.budget, maxExperiments: 20, noiseRuns: 0, workers } }
     const where = yield* Research.paths(repo.research, tag)
-    const layer = Layer.mergeAll(Research.layer(where, config), ReplayProposer.layer(repo.candidates), setScorer, LocalRunner.layer())
+    const layer = Layer.mergeAll(Research.layer(where, config), proposer, setScorer, LocalRunner.layer())
     return yield* Loop.run(config, where).pipe(Effect.scoped, Effect.provide(layer))
   })
 
@@ -119,6 +119,28 @@ describe("parallel workers", () => {
       expect(journal.some((entry) => entry.from !== undefined)).toBe(false)
       expect(branchHead(repo, "mixed")).toBe(byId.get(1)!.commit)
       expect(keptChain(repo, "mixed", byId.get(0)!.commit)).toEqual([byId.get(1)!.commit])
+    }), 180_000)
+
+  it.live("a slow proposal holds up no other worker: an experiment ends and is recorded while the model answers", () =>
+    Effect.gen(function*() {
+      const repo = makeToyRepo()
+      repos.push(repo)
+      candidate(repo, "a-fast", { seconds: 0, value: 0.5 })
+      candidate(repo, "b-after-a-slow-answer", { seconds: 0, value: 0.6 })
+      const replay = ReplayProposer.make(repo.candidates)
+      let calls = 0
+      // The second proposal takes 12 s to come, as a model's answer can.
+      const slowSecond = Layer.succeed(Proposer, Proposer.of({
+        name: "slow-second",
+        propose: (context) => Effect.suspend(() => (++calls === 2 ? Effect.andThen(Effect.sleep("12 seconds"), replay.propose(context)) : replay.propose(context)))
+      }))
+      yield* runWorkers(repo, "slow", 2, slowSecond)
+      const byId = new Map(readJournal(repo, "slow").map((entry) => [entry.id, entry]))
+      expect(byId.get(1)!.status).toBe("keep")
+      // #1 was decided and recorded before #2's proposal came back; #2 was built on the head its proposal saw.
+      expect(Date.parse(byId.get(1)!.finishedAt)).toBeLessThan(Date.parse(byId.get(2)!.startedAt))
+      expect(byId.get(2)!.seconds.propose).toBeGreaterThanOrEqual(12)
+      expect(byId.get(2)!.parent).toBe(byId.get(0)!.commit)
     }), 180_000)
 
   it.live("a run SIGKILLed with two experiments in flight resumes them under their ids: none lost, none run twice, the worktrees reset", () =>
