@@ -21,6 +21,11 @@ const repos: Array<ToyRepo> = []
 afterEach(() => {
   for (const repo of repos.splice(0)) repo.cleanup()
 })
+const newRepo = () => {
+  const repo = makeToyRepo()
+  repos.push(repo)
+  return repo
+}
 
 /** val_mse as the candidate wrote it in its run directory (`value.txt`); 1.0 for the baseline, which writes none. */
 const setScorer = Layer.succeed(Scorer, Scorer.of({
@@ -66,8 +71,7 @@ const keptChain = (repo: ToyRepo, tag: string, baseline: string) =>
 describe("parallel workers", () => {
   it.live("two keeps finish out of order: the first advances the branch, the stale one is re-applied onto it and measured again", () =>
     Effect.gen(function*() {
-      const repo = makeToyRepo()
-      repos.push(repo)
+      const repo = newRepo()
       candidate(repo, "a-slow-better", { seconds: 8, value: 0.5 })
       candidate(repo, "b-fast-good", { seconds: 0, value: 0.6 })
       const summary = yield* runWorkers(repo, "order", 2)
@@ -98,8 +102,7 @@ describe("parallel workers", () => {
 
   it.live("a stale loser is discarded as usual, a crash beside a running keep moves nothing, and the keep still advances", () =>
     Effect.gen(function*() {
-      const repo = makeToyRepo()
-      repos.push(repo)
+      const repo = newRepo()
       candidate(repo, "a-slow-better", { seconds: 8, value: 0.4 })
       candidate(repo, "b-fast-crash", { seconds: 0, crash: true })
       candidate(repo, "c-slow-worse", { seconds: 12, value: 1.5 })
@@ -123,8 +126,7 @@ describe("parallel workers", () => {
 
   it.live("a slow proposal holds up no other worker: an experiment ends and is recorded while the model answers", () =>
     Effect.gen(function*() {
-      const repo = makeToyRepo()
-      repos.push(repo)
+      const repo = newRepo()
       candidate(repo, "a-fast", { seconds: 0, value: 0.5 })
       candidate(repo, "b-after-a-slow-answer", { seconds: 0, value: 0.6 })
       const replay = ReplayProposer.make(repo.candidates)
@@ -145,8 +147,7 @@ describe("parallel workers", () => {
 
   it.live("a run SIGKILLed with two experiments in flight resumes them under their ids: none lost, none run twice, the worktrees reset", () =>
     Effect.promise(async () => {
-      const repo = makeToyRepo()
-      repos.push(repo)
+      const repo = newRepo()
       // Through the CLI the toy's own scorer measures them: a better fit, a worse one, and one like the baseline.
       candidate(repo, "a-slow-better", { seconds: 15, constants: { DEGREE: "5", LEARNING_RATE: "0.1", STEPS: "1500" } })
       candidate(repo, "b-slow-worse", { seconds: 15, constants: { DEGREE: "1" } })
