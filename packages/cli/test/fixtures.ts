@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { afterEach } from "vitest"
 
 export const repoRoot = path.resolve(import.meta.dirname, "../../..")
 export const toyDir = path.join(repoRoot, "examples/toy")
@@ -87,3 +88,16 @@ export const worktreeStatus = (repo: ToyRepo, tag: string) => git(path.join(repo
 
 /** Strips ANSI colour codes, which nx and terminals add. */
 export const plain = (text: string) => text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+
+/** A maker of toy repositories for one test file: each is removed after the test that made it. */
+export const toyRepos = () => {
+  const made: Array<ToyRepo> = []
+  afterEach(() => {
+    for (const repo of made.splice(0)) repo.cleanup()
+  })
+  return () => {
+    const repo = makeToyRepo()
+    made.push(repo)
+    return repo
+  }
+}

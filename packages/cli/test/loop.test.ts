@@ -15,31 +15,13 @@ import { LocalRunner, Sandbox } from "@autoresearch/runners"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, describe, expect } from "vitest"
+import { describe, expect } from "vitest"
 import toyConfig from "../../../examples/toy/autoresearch.config.ts"
-import {
-  branchHead,
-  discardedRef,
-  git,
-  makeToyRepo,
-  readJournal,
-  type ToyRepo,
-  toyTrain,
-  worktreeStatus,
-  writeCandidate
-} from "./fixtures.ts"
+import { branchHead, discardedRef, git, readJournal, type ToyRepo, toyRepos, toyTrain, worktreeStatus, writeCandidate } from "./fixtures.ts"
 
 const sandboxWorks = (await Effect.runPromise(Sandbox.probe())).available
 
-const repos: Array<ToyRepo> = []
-afterEach(() => {
-  for (const repo of repos.splice(0)) repo.cleanup()
-})
-const newRepo = () => {
-  const repo = makeToyRepo()
-  repos.push(repo)
-  return repo
-}
+const newRepo = toyRepos()
 
 /** A proposer that raises DEGREE by one each time and reports a fixed cost per proposal. */
 const degreeProposer = (usd: number) =>

@@ -11,21 +11,13 @@ import { Effect, Stream } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, describe, expect } from "vitest"
+import { describe, expect } from "vitest"
 import toyConfig from "../../../examples/toy/autoresearch.config.ts"
-import { cliBin, git, makeToyRepo, readJournal, type ToyRepo } from "./fixtures.ts"
+import { cliBin, git, readJournal, type ToyRepo, toyRepos } from "./fixtures.ts"
 
 const config = resolveConfig(toyConfig)
 
-const repos: Array<ToyRepo> = []
-afterEach(() => {
-  for (const repo of repos.splice(0)) repo.cleanup()
-})
-const newRepo = () => {
-  const repo = makeToyRepo()
-  repos.push(repo)
-  return repo
-}
+const newRepo = toyRepos()
 
 /** Opens the research run (as `run` does, without the loop), runs `use` in it, and returns its result with the repairs it announced. */
 const opened = <A = void, E = never>(

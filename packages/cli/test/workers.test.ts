@@ -13,19 +13,11 @@ import { Effect, Layer } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, describe, expect } from "vitest"
+import { describe, expect } from "vitest"
 import toyConfig from "../../../examples/toy/autoresearch.config.ts"
-import { branchHead, cliBin, discardedRef, git, makeToyRepo, plain, readJournal, type ToyRepo, toyTrain, writeCandidate } from "./fixtures.ts"
+import { branchHead, cliBin, discardedRef, git, plain, readJournal, type ToyRepo, toyRepos, toyTrain, writeCandidate } from "./fixtures.ts"
 
-const repos: Array<ToyRepo> = []
-afterEach(() => {
-  for (const repo of repos.splice(0)) repo.cleanup()
-})
-const newRepo = () => {
-  const repo = makeToyRepo()
-  repos.push(repo)
-  return repo
-}
+const newRepo = toyRepos()
 
 /** val_mse as the candidate wrote it in its run directory (`value.txt`); 1.0 for the baseline, which writes none. */
 const setScorer = Layer.succeed(Scorer, Scorer.of({
