@@ -8,7 +8,8 @@ import * as path from "node:path"
 import * as Command from "./Command.ts"
 import { GitError, Ratchet } from "./Ratchet.ts"
 
-const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
+/** The committer of the research's commits, whatever the user's git config. */
+export const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
 
 /** Where a research run keeps the commits it set aside, e.g. `refs/autoresearch/<tag>/discarded/3`. */
 export const refPrefix = (branch: string) => `refs/autoresearch/${branch.replace(/^autoresearch\//, "")}`

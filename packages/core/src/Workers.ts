@@ -21,17 +21,17 @@ import { entryOf, lastFailure, measureCandidate, timer } from "./Candidate.ts"
 import type { ResolvedConfig } from "./Config.ts"
 import type { RunEnvironment } from "./Environment.ts"
 import { LoopEvents } from "./Events.ts"
+import * as GitRatchet from "./GitRatchet.ts"
 import { createRef, git, refPrefix } from "./GitRatchet.ts"
 import { Journal } from "./Journal.ts"
 import type { JournalEntry } from "./JournalEntry.ts"
 import { incumbentValue, type NoiseFloor, threshold } from "./Noise.ts"
 import type { Proposal } from "./Proposal.ts"
 import { Proposer } from "./Proposer.ts"
+import { Ratchet } from "./Ratchet.ts"
 import { settle } from "./Settle.ts"
 import * as Trials from "./Trials.ts"
 import { makeWorkspace, Workspace } from "./Workspace.ts"
-
-const identity = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
 
 /** Where the workers live: the research run's paths, with its repository and branch. */
 export interface WorkerPaths extends Trials.LoopPaths {
@@ -98,10 +98,13 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
   const journal = yield* Journal
   const events = yield* LoopEvents
   const main = yield* Workspace
+  // The research branch's own worktree: its head is the incumbent, `restore` puts its files there.
+  const ratchet = yield* Ratchet
   const count = config.budget.workers ?? 1
   const threads = String(threadsPerWorker(count, config.budget.threads))
   const slotEnv = { AUTORESEARCH_THREADS: threads, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads }
-  const head = git(paths.worktree, ["rev-parse", "HEAD"])
+  const head = ratchet.head
+  const minDelta = threshold(config.metric.minDelta, input.noise) ?? 0
 
   const entries = [...input.entries]
   const started = yield* journal.started
@@ -131,7 +134,6 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
   /** Hands `next` to a worker, under the lock: its id, its parent (the head its proposal saw), its start recorded. */
   const hand = (next: Pending, parent: string, proposedMs: number | undefined) =>
     Effect.gen(function*() {
-      const noise = input.noise ?? (yield* journal.noise).at(-1)
       const id = next.id ?? nextId++
       const incumbent = lastKept()
       const handed = yield* Clock.currentTimeMillis
@@ -140,8 +142,8 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
         proposal: next.proposal,
         parent,
         incumbent,
-        incumbentMetric: incumbentValue(incumbent, config.metric.name, noise),
-        minDelta: threshold(config.metric.minDelta, noise) ?? 0,
+        incumbentMetric: incumbentValue(incumbent, config.metric.name, input.noise),
+        minDelta,
         from: next.from,
         reapplied: next.reapplied,
         startedAt: new Date(handed).toISOString(),
@@ -177,16 +179,14 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
       const waiting = pending.shift()
       if (waiting !== undefined) return { job: yield* hand(waiting, yield* head, undefined) }
       if (stopped !== undefined) return undefined
-      const noise = input.noise ?? (yield* journal.noise).at(-1)
       const files = yield* main.files
       return {
         parent: yield* head,
-        files,
         context: {
           program: yield* main.program,
           files,
           journal: [...entries],
-          metric: { ...config.metric, minDelta: threshold(config.metric.minDelta, noise) ?? 0 },
+          metric: { ...config.metric, minDelta },
           lastFailure: lastFailure(entries),
           left: budgetLeft(config.budget, spent(now)),
           check: (edits: Proposal["edits"]) => Effect.asVoid(main.check(edits, files)),
@@ -217,16 +217,11 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
         if (outcome._tag === "Advance") {
           // Only from its parent: git refuses if the branch moved, which the lock rules out.
           yield* git(paths.repoRoot, ["update-ref", `refs/heads/${paths.branch}`, commit, job.parent])
-          yield* git(paths.worktree, ["reset", "--hard", "--quiet", "HEAD"])
-          yield* git(paths.worktree, ["clean", "-fdxq"])
+          yield* ratchet.restore
         } else {
           yield* createRef(paths.repoRoot, `${refPrefix(paths.branch)}/discarded/${job.id}`, commit)
-          if (outcome._tag === "Reapply") {
-            pending.unshift({ proposal: job.proposal, from: job.id, reapplied: job.reapplied + 1 })
-            recorded = { ...fields, status: "discard", reason: `${fields.reason ?? "kept"}; ${outcome.reason}` }
-          } else if (outcome.reason !== undefined) {
-            recorded = { ...fields, status: "discard", reason: `${fields.reason ?? "kept"}; ${outcome.reason}` }
-          }
+          if (outcome._tag === "Reapply") pending.unshift({ proposal: job.proposal, from: job.id, reapplied: job.reapplied + 1 })
+          if (outcome.reason !== undefined) recorded = { ...fields, status: "discard", reason: `${fields.reason ?? "kept"}; ${outcome.reason}` }
         }
       }
       // Waiting for the lock and moving git, both included.
@@ -261,6 +256,8 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
       const dir = path.join(paths.stateDir, "workers", String(k))
       yield* ensureSlot(paths.repoRoot, dir, yield* head)
       const space = makeWorkspace(path.join(dir, paths.relative), config)
+      // The worker's worktree, off the branch: checked out at each job's parent, where its candidate is committed.
+      const slot = GitRatchet.make({ worktree: dir, branch: paths.branch })
       const trials = yield* Trials.open(config, paths, { fingerprint: input.dataFingerprint, resumed: true, env: slotEnv }).pipe(
         Effect.provideService(Workspace, space)
       )
@@ -269,7 +266,7 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
         if (job === undefined) return
         const seconds: Record<string, number> = { ...job.seconds }
         const timed = timer(seconds)
-        yield* timed("checkout", Effect.andThen(git(dir, ["checkout", "--force", "--quiet", "--detach", job.parent, "--"]), git(dir, ["clean", "-fdxq"])))
+        yield* timed("checkout", slot.checkout(job.parent))
         const rejected = job.proposal.invalid !== undefined
           ? `no valid proposal: ${job.proposal.invalid}`
           : yield* timed("apply", space.apply(job.proposal.edits)).pipe(
@@ -280,11 +277,7 @@ export const run = Effect.fnUntraced(function*(input: WorkersInput) {
           yield* finish(job, null, { status: "invalid", reason: rejected }, seconds)
           continue
         }
-        const commit = yield* timed("commit", Effect.gen(function*() {
-          yield* git(dir, ["add", "--all"])
-          yield* git(dir, [...identity, "-c", "gc.auto=0", "commit", "--quiet", "--no-verify", "-m", `autoresearch #${job.id}: ${job.proposal.description}`])
-          return yield* git(dir, ["rev-parse", "HEAD"])
-        }))
+        const commit = yield* timed("commit", slot.commit(`autoresearch #${job.id}: ${job.proposal.description}`))
         const measured = yield* measureCandidate(config, trials, {
           id: job.id,
           incumbent: job.incumbent,
